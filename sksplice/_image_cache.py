@@ -1,4 +1,4 @@
-"""A disk cache of image embeddings, for the command line.
+"""A disk cache of image embeddings, for the command line and ``CLIPEmbedder(image_cache=)``.
 
 Embedding an image is the slow step of every command that reads images (a
 ViT-B-32 forward pass takes about 50 ms on a CPU core), and a researcher runs
@@ -141,14 +141,24 @@ class ImageEmbeddingCache:
         self._writable = True
         #: What a user does where the folder takes no file (the command line's options).
         self.fix = "give --cache-dir a writable folder, or --no-image-cache"
+        #: How that is said, and of what: the command line's warning, of its runs (a
+        #: library's caller gives its own).
+        self.say: Callable[[str], None] = logger.warning
+        self.later = "later runs"
 
     @classmethod
     def for_embedder(
-        cls, embedder: Any, width: int, cache_dir: str | os.PathLike[str] | None
+        cls,
+        embedder: Any,
+        width: int,
+        cache_dir: str | os.PathLike[str] | None,
+        *,
+        strict: bool = False,
     ) -> ImageEmbeddingCache | None:
         """The cache of ``embedder``'s image embeddings under the cache folder
         (``get_cache_dir(cache_dir) / "images"``), or None where its weights cannot be
-        identified or no cache folder can be had (the run embeds every image)."""
+        identified or no cache folder can be had (the run embeds every image; with
+        ``strict``, the ``OSError`` that says why no folder can be had is raised)."""
         from ._data import get_cache_dir
         from ._version import __version__
 
@@ -161,6 +171,8 @@ class ImageEmbeddingCache:
         try:
             folder = get_cache_dir(cache_dir, create=False) / "images" / name[:20]
         except OSError:
+            if strict:
+                raise
             return None
         return cls(folder, width, what)
 
@@ -183,6 +195,36 @@ class ImageEmbeddingCache:
                 found[i] = vector
         self.n_read += len(found)
         return found
+
+    def look_up(
+        self, paths: Sequence[str | os.PathLike[str]]
+    ) -> tuple[list[Seen | None], dict[int, np.ndarray]]:
+        """The digests of the image files ``paths`` (:func:`seen_files`) and the
+        embeddings held of them, by position; an image over PIL's pixel limit of the run
+        is not read back (it is embedded, so that it is refused as without a cache)."""
+        seen = seen_files(paths)
+        found = self.get(
+            [None if s is None else s.digest for s in seen],
+            usable=lambda i: within_pixel_limit(paths[i]),
+        )
+        return seen, found
+
+    def keeper(
+        self,
+        paths: Sequence[str | os.PathLike[str]],
+        seen: Sequence[Seen | None],
+        positions: Sequence[int],
+    ) -> Callable[[np.ndarray, int, int], None]:
+        """``keep(rows, start, stop)``, which keeps ``rows[start:stop]``, the embeddings
+        of ``paths[positions[start:stop]]``, where each file is still the one whose
+        digest ``seen`` took (one rewritten meanwhile would leave the embedding of its new
+        content under the old one's digest)."""
+
+        def keep(rows: np.ndarray, start: int, stop: int) -> None:
+            picked = [positions[j] for j in range(start, stop)]
+            self.put([digest_if_unchanged(paths[i], seen[i]) for i in picked], rows[start:stop])
+
+        return keep
 
     def _read(self, path: Path) -> np.ndarray | None:
         """The vector ``path`` holds, where it is a whole ``.npy`` file of one finite
@@ -227,12 +269,9 @@ class ImageEmbeddingCache:
                 self._write(self._path(digest), np.asarray(row, dtype=np.float32))
             except OSError as exc:
                 self._writable = False
-                logger.warning(
-                    "the embeddings of the images are not kept for later runs: %s cannot be "
-                    "written (%s); %s",
-                    self.folder,
-                    exc.strerror or exc,
-                    self.fix,
+                self.say(
+                    f"the embeddings of the images are not kept for {self.later}: {self.folder} "
+                    f"cannot be written ({exc.strerror or exc}); {self.fix}"
                 )
                 return
             self.n_written += 1

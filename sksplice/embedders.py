@@ -614,6 +614,12 @@ class CLIPEmbedder(TransformerMixin, VersionStampMixin, BaseEstimator):
 
     # -- scikit-learn API ---------------------------------------------------
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # (an embedder pickled before a parameter was added gets its default: a pipeline
+        # saved by an earlier release embeds as it did)
+        state = {**{"num_workers": None, "image_cache": False}, **state}
+        super().__setstate__(state)
+
     def fit(self, X: Any = None, y: Any = None) -> CLIPEmbedder:
         """Validate the parameters; nothing is learned and no model is loaded.
 
@@ -968,17 +974,24 @@ class CLIPEmbedder(TransformerMixin, VersionStampMixin, BaseEstimator):
             return None
         from ._image_cache import ImageEmbeddingCache
 
-        root = None if isinstance(self.image_cache, bool | np.bool_) else self.image_cache
-        cache = ImageEmbeddingCache.for_embedder(self, config.embed_dim, root)
-        if cache is None:
+        root = self.image_cache if isinstance(self.image_cache, str | os.PathLike) else None
+        chosen = root is not None
+        try:
+            cache = ImageEmbeddingCache.for_embedder(self, config.embed_dim, root, strict=True)
+        except OSError as exc:
+            fix = "give image_cache a writable folder" + (
+                "" if chosen else ", or set SKSPLICE_CACHE to one"
+            )
             warn_user(
-                "image_cache: no cache folder can be made there (give image_cache a "
-                "writable folder, or set SKSPLICE_CACHE); the images are embedded and not "
-                "kept",
+                f"image_cache: no cache folder can be had ({exc}); the images are embedded "
+                f"and not kept ({fix})",
                 UserWarning,
             )
             return None
+        if cache is None:  # (weights that cannot be identified: no such model today)
+            return None
         cache.fix = "give image_cache a writable folder, or image_cache=False"
+        cache.say, cache.later = (lambda message: warn_user(message, UserWarning)), "later calls"
         return cache
 
     def _embedded_through(
@@ -987,13 +1000,7 @@ class CLIPEmbedder(TransformerMixin, VersionStampMixin, BaseEstimator):
         """The embeddings of the image files ``items``: read from ``cache`` where it
         holds those of their content, the others embedded and kept there batch by batch
         (a call interrupted keeps every batch embedded before it)."""
-        from ._image_cache import digest_if_unchanged, seen_files, within_pixel_limit
-
-        seen = seen_files(items)
-        found = cache.get(
-            [None if s is None else s.digest for s in seen],
-            lambda i: within_pixel_limit(items[i]),
-        )
+        seen, found = cache.look_up(items)
         out = np.empty((len(items), config.embed_dim), dtype=np.float32)
         for i, vector in found.items():
             out[i] = vector
@@ -1009,14 +1016,12 @@ class CLIPEmbedder(TransformerMixin, VersionStampMixin, BaseEstimator):
                 )
         if not todo:
             return out, []
-        rest = [items[i] for i in todo]
-
-        def kept(rows: np.ndarray, start: int, stop: int) -> None:
-            # (kept only where the file is still the one whose digest was taken)
-            digests = [digest_if_unchanged(rest[j], seen[todo[j]]) for j in range(start, stop)]
-            cache.put(digests, rows[start:stop])
-
-        embedded, skipped = self._embedded(rest, config, lambda j: first_index + todo[j], kept)
+        embedded, skipped = self._embedded(
+            [items[i] for i in todo],
+            config,
+            lambda j: first_index + todo[j],
+            cache.keeper(items, seen, todo),
+        )
         out[todo] = embedded
         return out, skipped
 

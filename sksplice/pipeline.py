@@ -128,7 +128,7 @@ def _check_step(step: Any, what: str) -> None:
         # a SpliceTransformer among them checked as one in the pipeline is)
         _check_probe_params(step, what, when=_BEFORE_ANY_STEP, deep=False)
         inner = step.transformers if isinstance(step, ColumnTransformer) else step.transformer_list
-        for item in inner if isinstance(inner, list) else []:
+        for item in inner if isinstance(inner, list | tuple) else ():
             if isinstance(item, tuple) and len(item) >= 2:
                 _check_step(item[1], f"{what}, transformer {item[0]!r}")
         if isinstance(step, ColumnTransformer) and hasattr(step.remainder, "fit"):

@@ -2302,6 +2302,13 @@ def test_a_labels_file_of_more_columns_needs_a_header_naming_them(
         assert {r["class"] for r in json.loads(out.read_text())["ranking"]} == {"cats", "dogs"}
 
 
+def _classes_profiled(args: list[str], vocab_file, out: Path, capsys) -> tuple[set[str], str]:
+    """The classes of a ``profile`` run written as JSON to ``out``, and its stderr."""
+    code, _, err = _main([*args, "-f", "json", "-o", str(out), *_model_args(vocab_file)], capsys)
+    assert code == 0, err
+    return {r["class"] for r in json.loads(out.read_text())["ranking"]}, err
+
+
 def test_a_column_of_a_metadata_table_classes_the_images(
     image_tree, vocab_file, inproc, tmp_path, capsys
 ):
@@ -2316,13 +2323,10 @@ def test_a_column_of_a_metadata_table_classes_the_images(
             for i, p in enumerate(images)
         )
     )
-    out = tmp_path / "profile.json"
-    base = ["profile", str(image_tree), "--labels", str(table), "-f", "json", "-o", str(out)]
+    base = ["profile", str(image_tree), "--labels", str(table)]
     for column, classes in (("place", {"land", "water"}), ("y", {"cats", "dogs"})):
-        code, _, err = _main([*base, "--labels-column", column, "-q", *_model_args(vocab_file)],
-                             capsys)  # fmt: skip
-        assert code == 0, err
-        assert {r["class"] for r in json.loads(out.read_text())["ranking"]} == classes
+        argv = [*base, "--labels-column", column, "-q"]
+        assert _classes_profiled(argv, vocab_file, tmp_path / "p.json", capsys)[0] == classes
     # a misspelt column is refused before any image is embedded, with its close match
     code, _, err = _main([*base, "--labels-column", "plcae", *_model_args(vocab_file)], capsys)
     assert code == 2, err
@@ -2348,6 +2352,62 @@ def test_a_labels_table_needs_one_column_of_paths_for_its_labels_column(
     assert code == 2 and "--labels-column picks the column of classes of the --labels" in err
 
 
+def test_a_labels_column_is_refused_where_it_cannot_be_the_classes(
+    image_tree, vocab_file, inproc, tmp_path, capsys
+):
+    images = sorted(str(p.relative_to(image_tree)) for p in image_tree.rglob("*.png"))
+    table = tmp_path / "metadata.csv"
+    argv = ["profile", str(image_tree), "--labels", str(table), "--labels-column"]
+    # the column of paths itself (it was taken for the classes, or "no column names paths")
+    for header in ("img_filename,y", "img_filename,y,split,place"):
+        extra = ",a,b" if header.count(",") == 3 else ""
+        table.write_text(header + "\n" + "".join(f"{p},{p[:4]}{extra}\n" for p in images))
+        code, _, err = _main([*argv, "img_filename"], capsys)
+        assert code == 2, err
+        assert "--labels-column img_filename: that is the column of image paths of" in err, err
+    # two columns of that name
+    table.write_text("path,place,place\n" + "".join(f"{p},a,b\n" for p in images))
+    code, _, err = _main([*argv, "place"], capsys)
+    assert code == 2 and "has 2 columns named 'place'" in err, err
+
+
+def test_a_metadata_row_of_an_image_not_in_the_folder_may_leave_its_class_blank(
+    image_tree, vocab_file, inproc, tmp_path, capsys
+):
+    images = sorted(str(p.relative_to(image_tree)) for p in image_tree.rglob("*.png"))
+    table = tmp_path / "metadata.csv"
+    table.write_text(
+        "img_filename,place\n"
+        + "".join(f"{p},{p[:4]}\n" for p in images)
+        + "elsewhere/x.png,\n"  # (another split's image, its attribute not filled in)
+    )
+    argv = ["profile", str(image_tree), "--labels", str(table), "--labels-column", "place"]
+    _, err = _classes_profiled(argv, vocab_file, tmp_path / "p.json", capsys)
+    assert "1 row of" in err and "names no image" in err, err
+    table.write_text(
+        "img_filename,place\n"
+        + "".join(f"{p},{'' if i == 0 else p[:4]}\n" for i, p in enumerate(images))
+    )
+    code, _, err = _main([*argv, *_model_args(vocab_file)], capsys)
+    assert code == 2 and f"{table}, line 2: no label for {images[0]}" in err, err
+
+
+def test_of_two_label_columns_the_first_in_order_of_preference_gives_the_classes(
+    image_tree, vocab_file, inproc, tmp_path, capsys
+):
+    # "filename,class_name,target" (a class and its index, as exports write them) was
+    # read by class_name; with target a label header too, it was refused.
+    images = sorted(str(p.relative_to(image_tree)) for p in image_tree.rglob("*.png"))
+    table = tmp_path / "labels.csv"
+    table.write_text(
+        "filename,target,class_name\n"
+        + "".join(f"{p},{int(p.startswith('dogs'))},{p[:4]}\n" for p in images)
+    )
+    argv = ["profile", str(image_tree), "--labels", str(table)]
+    classes, _ = _classes_profiled(argv, vocab_file, tmp_path / "p.json", capsys)
+    assert classes == {"cats", "dogs"}
+
+
 def test_labels_that_differ_by_the_spaces_around_them_are_one_class_said(
     image_tree, vocab_file, inproc, tmp_path, capsys
 ):
@@ -2359,11 +2419,9 @@ def test_labels_that_differ_by_the_spaces_around_them_are_one_class_said(
             for i, p in enumerate(images)
         )
     )
-    out = tmp_path / "profile.json"
-    argv = ["profile", str(image_tree), "--labels", str(labels), "-f", "json", "-o", str(out)]
-    code, _, err = _main([*argv, *_model_args(vocab_file)], capsys)
-    assert code == 0, err
-    assert {r["class"] for r in json.loads(out.read_text())["ranking"]} == {"cats", "dogs"}
+    argv = ["profile", str(image_tree), "--labels", str(labels)]
+    classes, err = _classes_profiled(argv, vocab_file, tmp_path / "p.json", capsys)
+    assert classes == {"cats", "dogs"}
     assert (
         f"{labels}: the labels ' cats' and ' cats ' differ only by the spaces around them, and "
         "are read as one class, 'cats' (and 1 other label)"

@@ -1777,3 +1777,24 @@ def test_suggested_commands_quote_a_word_as_the_platform_s_shell_reads_it():
     assert shell_word("out.csv", posix=False) == "out.csv"
     assert shell_word("~/models/x.pt", posix=True) == "~/models/x.pt"
     assert shell_word("it's here.png", posix=True) == "'it'\"'\"'s here.png'"
+
+
+@pytest.mark.parametrize(
+    ("where", "option", "advice"),
+    [
+        ("out.csv", "-o", "(free space on that disk, or give -o a file on another)"),
+        ("mean.npy", "--save-image-mean", "or give --save-image-mean a file on another)"),
+        ("standard output", "-o", "free space there, or give -o FILE)"),
+        ("standard output", None, "free space there, or send it to another disk)"),
+    ],
+)
+def test_a_full_disk_is_said_with_the_option_that_names_another_file(where, option, advice):
+    import errno
+
+    from sksplice.cli._logging import CLIError
+    from sksplice.cli._output import naming_write_errors
+
+    with pytest.raises(CLIError) as caught, naming_write_errors(where, option):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    assert str(caught.value).startswith(f"cannot write {where}: No space left on device (")
+    assert str(caught.value).endswith(advice)

@@ -747,3 +747,35 @@ def test_a_run_killed_keeps_the_batches_it_embedded(run_env, tmp_path):
     )
     assert done.returncode == -9, done.stderr
     assert len(_cached_files(tmp_path)) == 4  # (the two batches of two made before it)
+
+
+def test_an_embedder_pickled_before_image_cache_existed_embeds_as_it_did(tiny_clip_model):
+    import pickle
+
+    from sksplice.embedders import CLIPEmbedder
+
+    state = CLIPEmbedder(tiny_clip_model, pretrained=None).__getstate__()
+    del state["image_cache"], state["num_workers"]  # (as an earlier release pickled it)
+    old = CLIPEmbedder.__new__(CLIPEmbedder)
+    old.__setstate__(state)
+    assert old.get_params()["image_cache"] is False and old.get_params()["num_workers"] is None
+    assert pickle.loads(pickle.dumps(old)).get_params() == old.get_params()
+
+
+def test_an_image_cache_that_cannot_be_had_or_written_is_warned_about(tiny_clip_model, tmp_path):
+    from sksplice.embedders import CLIPEmbedder
+
+    paths = _image_files(tmp_path / "images", 2)
+    afile = tmp_path / "afile"
+    afile.write_text("not a folder")
+    with pytest.warns(UserWarning, match=r"image_cache: no cache folder can be had \(.*afile"):
+        X = CLIPEmbedder(tiny_clip_model, pretrained=None, image_cache=afile).transform(paths)
+    assert np.isfinite(X).all()
+    # a folder whose images/ cannot take a file: a warning (filterable), once per call
+    root = tmp_path / "cache"
+    root.mkdir()
+    (root / "images").write_text("not a folder")
+    with pytest.warns(
+        UserWarning, match="not kept for later calls: .* give image_cache a writable"
+    ):
+        CLIPEmbedder(tiny_clip_model, pretrained=None, image_cache=root).transform(paths)

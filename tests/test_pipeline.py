@@ -214,7 +214,7 @@ def test_a_checked_pipeline_fits_as_scikit_learn_s_does():
     assert make_pipeline(_splice(), LogisticRegression(), verbose=True).verbose is True
 
 
-@pytest.mark.parametrize("holder", ["columns", "union", "remainder"])
+@pytest.mark.parametrize("holder", ["columns", "union", "remainder", "tuple"])
 def test_a_transformer_held_by_a_column_transformer_or_union_is_checked(holder):
     # A SpliceTransformer on some columns, or beside another transformer, was left to
     # its own fit: the steps before it were fitted first.
@@ -227,6 +227,7 @@ def test_a_transformer_held_by_a_column_transformer_or_union_is_checked(holder):
         "columns": ColumnTransformer([("concepts", wrong, slice(0, 8))]),
         "union": FeatureUnion([("scaled", MaxAbsScaler()), ("concepts", wrong)]),
         "remainder": ColumnTransformer([("scaled", MaxAbsScaler(), [0])], remainder=wrong),
+        "tuple": ColumnTransformer((("concepts", wrong, slice(0, 8)),)),
     }[holder]
     first = _Recorder()
     with pytest.raises(InvalidParameterError, match="l1_penalty must be below 2"):

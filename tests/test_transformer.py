@@ -1921,6 +1921,7 @@ def test_verbose_fit_shows_the_embedding_and_calibration_on_stderr(monkeypatch, 
     assert any("60 concepts read from the cache" in m for m in records), records
 
 
+@pytest.mark.filterwarnings("ignore:memory_budget=.* less than one row:UserWarning")  # (on purpose)
 def test_verbose_transform_shows_the_rows_decomposed(problem, monkeypatch, capsys):
     # A transform of many rows (a million embeddings: minutes on a CPU) showed nothing
     # until it was done. With verbose, a bar counts the rows as the solver's chunks end.
@@ -2108,6 +2109,7 @@ def test_codes_mostly_without_a_concept_are_warned_about_once_per_penalty():
     assert len(empty) == 1 and "at l1_penalty=0.6:" in empty[0], empty
 
 
+@pytest.mark.filterwarnings("ignore:memory_budget=.* less than one row:UserWarning")  # (on purpose)
 def test_the_solver_reports_every_row_once(problem):
     from sksplice.solvers import NonNegLasso
 

@@ -349,7 +349,7 @@ def _entries(n: int) -> str:
 def _write(entries: list[Entry], fmt: str, folder: Path, cleared: str | None) -> None:
     """The listing on standard output, which a full disk fails as a run's error (a
     closed pipe is raised as it is: ``sksplice cache | head``)."""
-    with naming_write_errors("standard output"):
+    with naming_write_errors("standard output", option=None):
         _write_listing(entries, fmt, folder, cleared)
 
 

@@ -359,7 +359,7 @@ def _embedded(
     # seconds). An entry is of these very weights, which an earlier run loaded; a load
     # that fails then (weights removed since) ends the run as a later unreadable image
     # does under --strict, after the records a streamed run has written.
-    first = None if cache is None else _looked_up(cache, paths[:step])
+    first = None if cache is None else cache.look_up(paths[:step])
     load = getattr(images, "_load", None)
     unread = None  # (the first call's files the cache lacks, where none can be read)
     if load is not None and (first is None or len(first[1]) < len(paths[:step])):
@@ -461,20 +461,6 @@ def _image_cache(args: argparse.Namespace, images: Any, width: int) -> Any:
     return ImageEmbeddingCache.for_embedder(images, width, args.cache_dir)
 
 
-def _looked_up(cache: Any, chunk: list[Path]) -> tuple[list[Any], dict[int, np.ndarray]]:
-    """The digests of the images of ``chunk`` (:func:`~sksplice._image_cache.seen_files`)
-    and the embeddings ``cache`` holds of them, by position."""
-    from .._image_cache import seen_files, within_pixel_limit
-
-    seen = seen_files(chunk)
-    found = cache.get(
-        [None if s is None else s.digest for s in seen],
-        # (an image over this run's --max-image-pixels is embedded, so that it is refused)
-        usable=lambda i: within_pixel_limit(chunk[i]),
-    )
-    return seen, found
-
-
 def _counted_not_embedded(bar: Any, n: int) -> None:
     """Count ``n`` images that ``bar`` sees done without embedding them (read from the
     cache, or found unreadable): in its count, not in its rate, which counted them and
@@ -502,7 +488,7 @@ def _embedded_chunk(
 ) -> tuple[np.ndarray, list[Any]]:
     """The embeddings of the images of ``chunk`` (a row of NaN for each one skipped, as
     ``embed_images`` gives them) and those skipped (their index in ``chunk``): read from
-    ``cache`` where it holds them (``looked_up``: :func:`_looked_up` of ``chunk``, done
+    ``cache`` where it holds them (``looked_up``: ``cache.look_up(chunk)``, done
     already), else embedded (in one call) and kept there. ``unread``: the files the cache
     lacks, found already to be all unreadable (:func:`_all_undecodable`)."""
     from .._progress import counted_by
@@ -510,9 +496,7 @@ def _embedded_chunk(
     if cache is None:
         with counted_by(bar):
             return images.embed_images([str(p) for p in chunk], return_skipped=True)
-    from .._image_cache import digest_if_unchanged
-
-    seen, found = looked_up if looked_up is not None else _looked_up(cache, chunk)
+    seen, found = looked_up if looked_up is not None else cache.look_up(chunk)
     _counted_not_embedded(bar, len(found))
     if found:
         bar.set_postfix_str(f"{cache.n_read} from the cache", refresh=False)
@@ -533,6 +517,7 @@ def _embedded_chunk(
         return X, [s._replace(index=missing[s.index]) for s in unread]
     from ..embedders import kept_as_made
 
+    kept = cache.keeper(chunk, seen, missing)
     batches_kept = 0
 
     def keep(rows: np.ndarray, start: int, stop: int) -> None:
@@ -540,10 +525,7 @@ def _embedded_chunk(
         # call's ~_CHUNK images)
         nonlocal batches_kept
         batches_kept += 1
-        digests = [
-            digest_if_unchanged(chunk[missing[j]], seen[missing[j]]) for j in range(start, stop)
-        ]
-        cache.put(digests, rows[start:stop])
+        kept(rows, start, stop)
 
     try:
         with counted_by(bar), kept_as_made(keep):
@@ -562,16 +544,11 @@ def _embedded_chunk(
             from ._logging import signals_recorded
 
             with signals_recorded():  # (a second Ctrl-C waits for these few files)
-                cache.put(
-                    [digest_if_unchanged(chunk[i], seen[i]) for i in missing[:n_done]],
-                    rows[:n_done],
-                )
+                kept(rows, 0, n_done)
         raise
     X[missing] = embedded
     if not batches_kept:  # (an embedder that does not give its batches as they are made)
-        # (kept only where the file is still the one whose digest was taken: one rewritten
-        # meanwhile would leave the embedding of its new content under the old one's digest)
-        cache.put([digest_if_unchanged(chunk[i], seen[i]) for i in missing], embedded)
+        kept(embedded, 0, len(missing))
     return X, [s._replace(index=missing[s.index]) for s in skipped]
 
 
@@ -823,7 +800,10 @@ def _save_image_mean(path: str, dec: _Decomposition) -> None:
 
     mean = np.asarray(dec.splice.mean_, dtype=np.float64)
     remove_stale_temporaries(os.path.realpath(path), time.time())  # left by killed runs
-    with naming_write_errors(path), atomic_write(Path(path), keep_complete=True) as fh:
+    with (
+        naming_write_errors(path, "--save-image-mean"),
+        atomic_write(Path(path), keep_complete=True) as fh,
+    ):
         np.save(fh, mean, allow_pickle=False)
     logger.info(
         "wrote %s (the image mean, %s): a later run given --image-mean %s centres its "

@@ -718,8 +718,13 @@ def _read_labels(
         path_col, label_col = _columns_named(labels_csv, [str(v) for v in table.iloc[0]], column)
     else:
         paths_named = [i for i, h in enumerate(header) if h in _PATH_HEADERS]
-        labels_named = [i for i, h in enumerate(header) if h in _LABEL_HEADERS]
-        if len(paths_named) == 1 and len(labels_named) == 1:
+        # (of several, the first in the order of _LABEL_HEADERS, as for .npy inputs:
+        # class_name before target, a class's index that exports write beside it)
+        labels_named = sorted(
+            (i for i, h in enumerate(header) if h in _LABEL_HEADERS),
+            key=lambda i: _LABEL_HEADERS.index(header[i]),
+        )
+        if len(paths_named) == 1 and labels_named:
             path_col, label_col = paths_named[0], labels_named[0]
         elif table.shape[1] == 2:
             path_col, label_col = 0, 1
@@ -727,8 +732,8 @@ def _read_labels(
             raise CLIError(
                 f"{labels_csv} has {table.shape[1]} columns; give two (path,label), or a "
                 f"header naming the path column ({', '.join(_PATH_HEADERS)}) and pick the "
-                "label column with --labels-column COLUMN (one named "
-                f"{', '.join(_LABEL_HEADERS)} is found without it)"
+                "label column with --labels-column COLUMN (without it, the first column named "
+                f"{', '.join(_LABEL_HEADERS)}, in that order)"
             )
     raw = [(str(k), str(v)) for k, v in zip(table[path_col], table[label_col])]
     rows = [(k.strip(), v.strip()) for k, v in raw]
@@ -773,8 +778,6 @@ def _read_labels(
         line = first_line + offset
         if not key:
             raise CLIError(f"{labels_csv}, line {line}: empty path")
-        if not label:
-            raise CLIError(f"{labels_csv}, line {line}: no label for {key}")
         try:
             relative = rel(root / key)  # (an absolute key replaces root)
         except ValueError:
@@ -800,6 +803,8 @@ def _read_labels(
             if not os.path.isabs(key) and os.path.abspath(key) in by_abs:
                 from_cwd.append((line, key))
             continue
+        if not label:  # (a row of an image not in the folder may leave it blank)
+            raise CLIError(f"{labels_csv}, line {line}: no label for {key}")
         if label == reserved:
             raise CLIError(
                 f"{labels_csv}, line {line}: the label {label!r} (of {key}) is reserved for "
@@ -859,8 +864,20 @@ def _columns_named(labels_csv: Path, header: list[str], column: str) -> tuple[in
             f"--labels-column {column}: {labels_csv} has no column {column!r}{hint}; its "
             f"first line, read as its header: {', '.join(named)}"
         )
+    if named.count(column) > 1:
+        raise CLIError(
+            f"--labels-column {column}: {labels_csv} has {named.count(column)} columns named "
+            f"{column!r}; give each column of its header a name of its own"
+        )
     label_col = named.index(column)
-    paths_named = [i for i, h in enumerate(named) if h.lower() in _PATH_HEADERS and i != label_col]
+    paths_named = [i for i, h in enumerate(named) if h.lower() in _PATH_HEADERS]
+    if paths_named == [label_col]:
+        others = [h for i, h in enumerate(named) if i != label_col]
+        raise CLIError(
+            f"--labels-column {column}: that is the column of image paths of {labels_csv}; "
+            f"give its column of classes ({', '.join(others)})"
+        )
+    paths_named = [i for i in paths_named if i != label_col]
     if len(paths_named) == 1:
         return paths_named[0], label_col
     if not paths_named and len(named) == 2:

@@ -399,9 +399,11 @@ class _Stream:
 
 
 @contextlib.contextmanager
-def naming_write_errors(where: str) -> Iterator[None]:
+def naming_write_errors(where: str, option: str | None = "-o") -> Iterator[None]:
     """A failed write in the block (a full disk, a device that refuses data) is a
-    :class:`CLIError` naming ``where``; a closed pipe is raised as it is."""
+    :class:`CLIError` naming ``where``, and for a full disk what to do (``option``: the
+    option that names the file, or that would send standard output to one; None for
+    a command without one); a closed pipe is raised as it is."""
     try:
         yield
     except BrokenPipeError:
@@ -411,7 +413,7 @@ def naming_write_errors(where: str) -> Iterator[None]:
         if closed is not exc:  # (Windows: the reader went away)
             raise closed from exc
         raise CLIError(
-            f"cannot write {where}: {exc.strerror or exc}{_write_fix(exc, where)}"
+            f"cannot write {where}: {exc.strerror or exc}{_write_fix(exc, where, option)}"
         ) from exc
     except UnicodeEncodeError as exc:
         # (standard output in an encoding other than UTF-8: PYTHONIOENCODING, the locale;
@@ -419,15 +421,18 @@ def naming_write_errors(where: str) -> Iterator[None]:
         raise CLIError(_encoding_error(where, exc)) from exc
 
 
-def _write_fix(exc: OSError, where: str) -> str:
+def _write_fix(exc: OSError, where: str, option: str | None) -> str:
     """What to do about a write that failed for want of room (said after its reason)."""
     import errno
 
     if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
         return ""
     if where == "standard output":
-        return " (the disk standard output is sent to is full: free space there, or give -o FILE)"
-    return " (free space on that disk, or give -o a file on another)"
+        elsewhere = f"give {option} FILE" if option else "send it to another disk"
+        return f" (the disk standard output is sent to is full: free space there, or {elsewhere})"
+    if option is None:
+        return " (free space on that disk)"
+    return f" (free space on that disk, or give {option} a file on another)"
 
 
 #: What to do when standard output's encoding has no character for a name.

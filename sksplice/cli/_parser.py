@@ -657,8 +657,9 @@ def build_parser() -> argparse.ArgumentParser:
         "more often than in the other classes (Fisher's exact test, one-sided; "
         "Benjamini-Hochberg corrected in two levels: which classes differ from the rest "
         "at all, then the concepts of each class that does). The classes are a folder's "
-        "sub-folders, or given by --labels; of .npy files of embeddings computed already, by "
-        "--labels or --labels-column.",
+        "sub-folders, or given by --labels (a column of a metadata table picked with "
+        "--labels-column); of .npy files of embeddings computed already, by --labels or "
+        "--labels-column.",
     )
     p.add_argument(
         "folder",

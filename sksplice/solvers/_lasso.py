@@ -287,6 +287,7 @@ class NonNegLasso:
         return t.to(self.device).clamp_min_(0.0)
 
     def _chunk_size(self, method: str, n: int, memory_budget: int | None) -> int:
+        given = memory_budget is not None
         if memory_budget is None:
             if self.device.type == "cuda":
                 free, _ = torch.cuda.mem_get_info(self.device)
@@ -299,7 +300,7 @@ class NonNegLasso:
         item = self.dictionary.element_size()
         per_row = c * (3 * item + 2) + 96 * d * 8 * 3 + 64 * 64 * 8 * 4
         per_row += c * item * METHODS[method].row_items
-        if memory_budget < per_row and n > 1:
+        if given and memory_budget < per_row and n > 1:
             warn_user(
                 f"memory_budget={memory_budget} bytes is less than one row of this problem "
                 f"needs ({per_row} bytes for {c} concepts x {d} features): the {n} rows are "
