@@ -671,6 +671,10 @@ def _signals_as_interrupt() -> Iterator[None]:
         if not _RUN.committing:
             raise exc
 
+    # (a run starts with nothing committed nor signalled, whatever a use of the outputs
+    # outside a run, in this process, left)
+    _RUN.committed = _RUN.committing = False
+    _SIGNALLED.clear()
     installed = []
     try:
         for signum in (*_RAISED, signal.SIGINT):
