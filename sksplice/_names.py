@@ -1052,3 +1052,30 @@ def listed(
         head = head.tolist()  # ("3", not "np.int64(3)")
     shown = sep.join(show(item) for item in head)
     return shown if count <= n + 1 else shown + more.format(count - n)
+
+
+def names_things(labels: Any) -> bool:
+    """Whether the labels of a frame's columns (or a series' index) are names, all
+    strings: ``pd.DataFrame(W.toarray())`` numbers its columns 0, 1, ..., which name no
+    concept."""
+    return len(labels) > 0 and all(isinstance(label, str) for label in labels)
+
+
+def unnamed_hint(W: Any) -> str:
+    """For the error of weights without concept names: where ``W`` is a frame (or series)
+    whose labels are not names, what they are and how to name them."""
+    import pandas as pd
+
+    labels = (
+        W.columns if isinstance(W, pd.DataFrame) else W.index if isinstance(W, pd.Series) else None
+    )
+    if labels is None or len(labels) == 0 or names_things(labels):
+        return ""
+    where = "columns" if isinstance(W, pd.DataFrame) else "index"
+    return (
+        f"; its {where} ({', '.join(map(repr, list(labels[:3])))}"
+        f"{', ...' if len(labels) > 3 else ''}) are not concept names, as a frame made "
+        "from an array without names has: build it with "
+        "columns=splice.get_feature_names_out(), or set_output(transform='pandas') on the "
+        "transformer"
+    )

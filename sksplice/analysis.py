@@ -31,10 +31,12 @@ from ._names import (
     check_source,
     label_hint,
     listed,
+    names_things,
     plural,
     reconcile_names,
     recorded,
     recorded_makers,
+    unnamed_hint,
 )
 from ._pandas import as_pandas, frame_values
 from ._provenance import check_one_decomposition
@@ -191,13 +193,13 @@ def _resolve_concepts(
     if concepts is not None and hasattr(concepts, "get_feature_names_out"):
         concepts = concepts.get_feature_names_out()
     if concepts is None:
-        if isinstance(W, pd.DataFrame):
+        if isinstance(W, pd.DataFrame) and names_things(W.columns):
             concepts = W.columns
         else:
             raise ValueError(
                 "the concept weights carry no concept names: pass a pandas DataFrame whose "
                 "columns are the concepts, or give `concepts=` (a list of names or a fitted "
-                "SpliceTransformer)"
+                "SpliceTransformer)" + unnamed_hint(W)
             )
     if isinstance(concepts, str):
         raise TypeError("`concepts` must be a sequence of concept names, not a single string")

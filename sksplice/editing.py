@@ -547,17 +547,25 @@ def concept_neighbors(
     Raises
     ------
     ValueError
-        If ``splice`` is not fitted or a name is not in the vocabulary (the
-        message suggests close names).
+        If ``splice`` is not fitted, ``concepts`` names no concept or one twice, or
+        a name is not in the vocabulary (the message suggests close names).
     """
     if n_neighbors is None:
         n_neighbors = 0 if similarity_threshold is not None else _PREVIEW_NEIGHBORS
     _check_neighbor_params(n_neighbors, similarity_threshold)
     check_flag(ignore_unknown, "ignore_unknown")
+    asked = _name_list(concepts, "concepts")
+    if not asked:  # (an empty table read as "no neighbours")
+        raise ValueError("`concepts` names no concept: give the concepts whose neighbours to list")
+    twice = sorted({name for name in asked if asked.count(name) > 1})
+    if twice:
+        raise ValueError(
+            f"`concepts` names {' and '.join(map(repr, twice[:2]))} twice: name each concept once"
+        )
     names, dictionary = _splice_parts(splice)
     index = {str(n): i for i, n in enumerate(names)}
     queries = _lookup(
-        _name_list(concepts, "concepts"),
+        asked,
         index,
         "concepts",
         ignore_unknown,

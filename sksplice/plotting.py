@@ -26,7 +26,16 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from ._names import a_type, carried_names, label_hint, listed, plural, reconcile_names
+from ._names import (
+    a_type,
+    carried_names,
+    label_hint,
+    listed,
+    names_things,
+    plural,
+    reconcile_names,
+    unnamed_hint,
+)
 from ._progress import in_jupyter_kernel
 from ._proportions import INTERVAL_LEVEL as _INTERVAL_LEVEL
 from ._validation import check_flag, check_int, check_labels, check_option, find_label
@@ -573,7 +582,7 @@ def plot_decomposition(
             raise ValueError(f"expected a single row of weights, got shape {weights_row.shape}")
         weights_row = weights_row.iloc[0]
     carried = carried_names(weights_row.index) if isinstance(weights_row, pd.Series) else None
-    if concepts is None and isinstance(weights_row, pd.Series):
+    if concepts is None and isinstance(weights_row, pd.Series) and names_things(weights_row.index):
         concepts = weights_row.index
     if sp.issparse(weights_row):
         # (a row of a sparse array is 1-D: scipy >= 1.14 indexes csr_array rows so)
@@ -590,6 +599,7 @@ def plot_decomposition(
         raise ValueError(
             "the weights carry no concept names: pass `concepts=` (a list of names or a "
             "fitted SpliceTransformer) or a pandas Series indexed by concept"
+            + unnamed_hint(weights_row)
         )
     if isinstance(concepts, str):  # (its letters would label the bars)
         raise TypeError("`concepts` must be a sequence of concept names, not a single string")

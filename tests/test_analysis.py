@@ -1290,3 +1290,27 @@ def test_labels_in_another_order_are_said_beside_weights_without_an_index(rng, c
         pd.testing.assert_frame_equal(concept_profiles(W, shuffled.sort_index(), names), expected)
     kept = labels.set_axis(np.arange(len(labels)) * 3 + 7)
     pd.testing.assert_frame_equal(concept_profiles(W, kept, names), expected)
+
+
+def test_a_frame_whose_columns_are_numbers_carries_no_concept_names():
+    # pd.DataFrame(W.toarray()) numbers its columns: they were taken for concept names,
+    # and the rankings were indexed 3801, 9748, ... without a word.
+    from sksplice.analysis import rank_concepts, rank_each_class
+
+    W = sp.random(20, 6, density=0.5, random_state=0, format="csr")
+    y = np.array(["a", "b"] * 10)
+    unnamed = pd.DataFrame(W.toarray())
+    hint = r"carry no concept names.*its columns \(0, 1, 2, \.\.\.\) are not concept names"
+    for call in (
+        lambda: concept_profiles(unnamed, y),
+        lambda: rank_concepts(unnamed, y, positive="a"),
+        lambda: rank_each_class(unnamed, y),
+    ):
+        with pytest.raises(ValueError, match=hint):
+            call()
+    # named by the columns, or by concepts=, they are analysed as before
+    named = unnamed.set_axis([f"c{j}" for j in range(6)], axis=1)
+    expected = concept_profiles(named, y)
+    pd.testing.assert_frame_equal(
+        concept_profiles(unnamed, y, concepts=list(named.columns)), expected
+    )

@@ -587,6 +587,12 @@ def test_unknown_names(small_setup):
     assert list(editor.removed_concepts_) == ["dog"]
     with pytest.raises(ValueError, match="did you mean 'dog'"):
         concept_neighbors(splice, ["dgo"])
+    # nothing asked, or a name twice: refused as a retriever's query is (an empty table
+    # read as "no neighbours"; the duplicate was dropped without a word)
+    with pytest.raises(ValueError, match="`concepts` names no concept"):
+        concept_neighbors(splice, [])
+    with pytest.raises(ValueError, match="`concepts` names 'dog' twice: name each concept once"):
+        concept_neighbors(splice, ["dog", "cat", "dog"])
 
 
 def test_unknown_names_suggest_the_prefixed_columns_of_a_union(small_setup):

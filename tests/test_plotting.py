@@ -2491,3 +2491,12 @@ def test_the_tradeoff_legend_covers_no_point():
     for label, frame in frames.items():
         for x, y in ax.transData.transform(frame[["mean_l0", "cosine"]].to_numpy()):
             assert not box.padded(4).contains(x, y), (label, x, y)
+
+
+def test_plot_decomposition_of_a_series_indexed_by_numbers_asks_for_names():
+    row = pd.Series([0.0, 0.4, 0.1])  # (a row of pd.DataFrame(W.toarray()))
+    with pytest.raises(ValueError, match=r"carry no concept names.*its index \(0, 1, 2\) are not"):
+        plot_decomposition(row)
+    ax = plot_decomposition(row, concepts=["a", "b", "c"])
+    assert {t.get_text() for t in ax.get_yticklabels()} == {"b", "c"}
+    plt.close("all")
