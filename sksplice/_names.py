@@ -1054,22 +1054,16 @@ def listed(
     return shown if count <= n + 1 else shown + more.format(count - n)
 
 
-def names_things(labels: Any) -> bool:
-    """Whether the labels of a frame's columns (or a series' index) are names, all
-    strings: ``pd.DataFrame(W.toarray())`` numbers its columns 0, 1, ..., which name no
-    concept."""
-    return len(labels) > 0 and all(isinstance(label, str) for label in labels)
-
-
 def unnamed_hint(W: Any) -> str:
     """For the error of weights without concept names: where ``W`` is a frame (or series)
-    whose labels are not names, what they are and how to name them."""
+    whose labels are bare positions (:func:`carried_names`), what they are and how to
+    name them."""
     import pandas as pd
 
     labels = (
         W.columns if isinstance(W, pd.DataFrame) else W.index if isinstance(W, pd.Series) else None
     )
-    if labels is None or len(labels) == 0 or names_things(labels):
+    if labels is None or len(labels) == 0 or carried_names(labels) is not None:
         return ""
     where = "columns" if isinstance(W, pd.DataFrame) else "index"
     return (

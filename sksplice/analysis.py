@@ -31,7 +31,6 @@ from ._names import (
     check_source,
     label_hint,
     listed,
-    names_things,
     plural,
     reconcile_names,
     recorded,
@@ -193,7 +192,7 @@ def _resolve_concepts(
     if concepts is not None and hasattr(concepts, "get_feature_names_out"):
         concepts = concepts.get_feature_names_out()
     if concepts is None:
-        if isinstance(W, pd.DataFrame) and names_things(W.columns):
+        if isinstance(W, pd.DataFrame) and carried_names(W.columns) is not None:
             concepts = W.columns
         else:
             raise ValueError(

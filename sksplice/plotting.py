@@ -31,7 +31,6 @@ from ._names import (
     carried_names,
     label_hint,
     listed,
-    names_things,
     plural,
     reconcile_names,
     unnamed_hint,
@@ -582,7 +581,7 @@ def plot_decomposition(
             raise ValueError(f"expected a single row of weights, got shape {weights_row.shape}")
         weights_row = weights_row.iloc[0]
     carried = carried_names(weights_row.index) if isinstance(weights_row, pd.Series) else None
-    if concepts is None and isinstance(weights_row, pd.Series) and names_things(weights_row.index):
+    if concepts is None and carried is not None:
         concepts = weights_row.index
     if sp.issparse(weights_row):
         # (a row of a sparse array is 1-D: scipy >= 1.14 indexes csr_array rows so)
