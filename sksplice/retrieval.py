@@ -195,7 +195,8 @@ class ConceptRetriever(VersionStampMixin, BaseEstimator):
       another ranks below an item moderately strong in both.
 
     With ``metric="cosine"`` each item's weights are divided by their L2 norm
-    (over all concepts) and the query by its own, so that items with many
+    (over all concepts) and the query by its own (neighbours added to it
+    included), so that the scores are cosines and items with many
     other concepts do not outrank items that are mostly about the query. Items
     that are not matches are never returned, so a query may return fewer than
     ``k`` items. Ties are broken by item index (lower first).
@@ -565,9 +566,12 @@ class ConceptRetriever(VersionStampMixin, BaseEstimator):
     ) -> tuple[np.ndarray, np.ndarray]:
         W = self.weights_
         n_groups = cols.size
-        if self.metric == "cosine":
-            q = q / np.linalg.norm(q)
         cols, q, groups = self._expand(cols, q)
+        if self.metric == "cosine":
+            # The norm of the query as expanded: a neighbour of two query concepts is
+            # one column of the query vector, holding the sum of its two weights.
+            _, column = np.unique(cols, return_inverse=True)
+            q = q / np.linalg.norm(np.bincount(column, weights=q))
         starts, stops = W.indptr[cols], W.indptr[cols + 1]
         lengths = stops - starts
         take = np.concatenate([np.arange(a, b) for a, b in zip(starts, stops)])

@@ -2392,6 +2392,29 @@ def test_a_metadata_row_of_an_image_not_in_the_folder_may_leave_its_class_blank(
     assert code == 2 and f"{table}, line 2: no label for {images[0]}" in err, err
 
 
+def test_lines_of_a_labels_file_are_named_by_their_place_in_the_file(
+    image_tree, vocab_file, inproc, tmp_path, capsys
+):
+    # Blank lines were dropped before the rows were numbered: two labels given on
+    # lines 4 and 6 were said to be given on lines 2 and 3.
+    images = sorted(str(p.relative_to(image_tree)) for p in image_tree.rglob("*.png"))
+    table = tmp_path / "labels.csv"
+    table.write_text(f"\npath,label\n\n{images[0]},cat\n,\n{images[0]},dog\n")
+    argv = ["profile", str(image_tree), "--labels", str(table), *_model_args(vocab_file)]
+    code, _, err = _main(argv, capsys)
+    assert code == 2 and f"{table}: lines 4 and 6 give image" in err, err
+    # (a row of empty cells, a spreadsheet's, is skipped as a blank line is)
+    table.write_text(
+        "path,label\n\n" + "".join(f"{p},{p[:4]}\n,\n" for p in images) + f"{images[0]},\n"
+    )
+    code, _, err = _main(argv, capsys)
+    assert code == 2 and f"{table}, line {3 + 2 * len(images)}: no label for" in err, err
+    # (a quoted label holding a line break takes two lines of the file)
+    table.write_text(f'path,label\n{images[1]},"water\nbird"\n{images[0]},\n')
+    code, _, err = _main(argv, capsys)
+    assert code == 2 and f"{table}, line 4: no label for" in err, err
+
+
 def test_of_two_label_columns_the_first_in_order_of_preference_gives_the_classes(
     image_tree, vocab_file, inproc, tmp_path, capsys
 ):

@@ -35,7 +35,13 @@ def _brute_force(W, names, query, mode, metric="dot", groups=None, k=None):
     if metric == "cosine":
         norms = np.linalg.norm(dense, axis=1)
         dense = dense / np.where(norms == 0, 1.0, norms)[:, None]
-        total = np.sqrt(sum(v * v for v in query.values()))
+        # The query as expanded, one entry per concept (a neighbour of two query
+        # concepts holds the sum of its two weights), divided by its norm.
+        expanded: dict[str, float] = {}
+        for name, v in query.items():
+            for member, mult in groups[name] if groups else [(name, 1.0)]:
+                expanded[member] = expanded.get(member, 0.0) + v * mult
+        total = np.sqrt(sum(v * v for v in expanded.values()))
         query = {name: v / total for name, v in query.items()}
     index = {name: j for j, name in enumerate(names)}
     results = []
@@ -242,10 +248,36 @@ def test_query_concepts_that_are_each_others_neighbours_stay_separate_groups(rng
             assert only_canine not in idx and only_puppy not in idx
         else:  # (each scored by its own query weight alone, not again as the other's neighbour)
             at = dict(zip(idx.tolist(), scores.tolist(), strict=True))
-            # dot: 0.7 x the query weight; cosine: 1 (the item's unit row) x the unit query's
-            unit = 0.7 if metric == "dot" else 1.0 / np.hypot(1.0, 0.5)
+            # dot: 0.7 x the query weight; cosine: 1 (the item's unit row) x the query
+            # weight over the norm of the query as expanded (its neighbours included)
+            expanded = np.zeros(len(names))
+            for name, weight in query.items():
+                for member, mult in groups[name]:
+                    expanded[names.index(member)] += weight * mult
+            unit = 0.7 if metric == "dot" else 1.0 / np.linalg.norm(expanded)
             assert at[only_canine] == pytest.approx(1.0 * unit)
             assert at[only_puppy] == pytest.approx(0.5 * unit)
+
+
+def test_cosine_scores_with_neighbours_are_cosines(rng):
+    # With neighbour expansion the query was divided by its norm before the neighbours
+    # were added: an item holding the query and its neighbour scored 1.41 "cosine".
+    names = ["dog", "puppy", "snow", "beach", "sedan", "tree"]
+    raw = np.eye(len(names), 8)
+    raw[1] = raw[0] + 0.1 * raw[1]  # puppy: a near-duplicate of dog
+    splice = SpliceTransformer(
+        vocabulary=names, concept_embeddings=raw, l1_penalty=0.1, device="cpu"
+    ).fit(rng.normal(size=(50, 8)))
+    D = splice.dictionary_ / np.linalg.norm(splice.dictionary_, axis=1, keepdims=True)
+    cos = float(D[0] @ D[1])
+    W = sp.random(60, len(names), density=0.3, format="csr", random_state=rng)
+    # an item pointing where the expanded query points: dog 1, puppy cos(dog, puppy)
+    W = sp.vstack([W, sp.csr_matrix([[1.0, cos, 0, 0, 0, 0]])]).tocsr()
+    retriever = ConceptRetriever(splice=splice, metric="cosine", n_neighbors=1).fit(W)
+    for mode in ("or", "and"):
+        idx, scores = retriever.search({"dog": 2.0}, None, mode=mode)
+        assert scores.max() <= 1.0 + 1e-12
+        assert idx[0] == W.shape[0] - 1 and scores[0] == pytest.approx(1.0)
 
 
 def test_neighbours_follow_the_names_of_reordered_columns(rng):

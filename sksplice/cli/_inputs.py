@@ -654,6 +654,21 @@ def _holds_tabs(path: Path, n_lines: int = 20) -> bool:
         return True  # (read as a .tsv file: the read says what is wrong)
 
 
+def _record_lines(path: Path, sep: str) -> list[int]:
+    """The line of the text file ``path`` on which each of its records that is not
+    empty in every cell starts (a quoted cell may hold line breaks)."""
+    import csv
+
+    starts, line = [], 0
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        reader = csv.reader(fh, delimiter=sep)
+        for record in reader:
+            if any(cell.strip() for cell in record):
+                starts.append(line + 1)
+            line = reader.line_num
+    return starts
+
+
 def _read_labels(
     labels_csv: Path, root: Path, paths: list[Path], column: str | None = None
 ) -> list[str]:
@@ -697,6 +712,12 @@ def _read_labels(
             f"cannot read labels file {labels_csv}: "
             f"{malformed(labels_csv, '.tsv' if tabs else '.csv', exc)}"
         ) from exc
+    # Rows empty in every cell (a spreadsheet's rows of commas) are skipped as blank
+    # lines are; messages name the others by their line in the file.
+    table = table[(table.apply(lambda cells: cells.str.strip()) != "").any(axis=1)]
+    line_numbers = _record_lines(labels_csv, "\t" if tabs else ",")
+    if len(line_numbers) != len(table):  # (read otherwise than pandas did: their order)
+        line_numbers = list(range(1, len(table) + 1))
     # Columns empty on every line (a spreadsheet's trailing commas) are not columns.
     filled = [bool((table[c].str.strip() != "").any()) for c in table.columns]
     table = table.loc[:, filled].set_axis(range(sum(filled)), axis=1)
@@ -710,7 +731,8 @@ def _read_labels(
             else ""
         )
         raise CLIError(
-            f"{labels_csv}, line 1: expected two columns 'path,label', found {table.shape[1]}{hint}"
+            f"{labels_csv}, line {line_numbers[0] if line_numbers else 1}: expected two "
+            f"columns 'path,label', found {table.shape[1]}{hint}"
         )
     # A header naming the path and label columns says which they are, in any order.
     header = [str(v).strip().lower() for v in table.iloc[0]]
@@ -737,7 +759,6 @@ def _read_labels(
             )
     raw = [(str(k), str(v)) for k, v in zip(table[path_col], table[label_col])]
     rows = [(k.strip(), v.strip()) for k, v in raw]
-    first_line = 1
     if rows and (
         column is not None  # (the column is named by the header)
         or rows[0][0].lower() in _PATH_HEADERS
@@ -747,7 +768,7 @@ def _read_labels(
             and os.path.splitext(rows[0][0])[1].lower() not in IMAGE_EXTENSIONS
         )
     ):
-        raw, rows, first_line = raw[1:], rows[1:], 2
+        raw, rows, line_numbers = raw[1:], rows[1:], line_numbers[1:]
     _say_spaced_labels(labels_csv, [label for _, label in raw])
 
     # Paths relative to the folder, compared as absolute paths (a row may give an
@@ -774,8 +795,7 @@ def _read_labels(
     unmatched = 0
     unmatched_at: list[tuple[int, str]] = []  # (line, path) of the rows naming no image
     from_cwd: list[tuple[int, str]] = []  # (line, path) of rows naming an image from "."
-    for offset, (key, label) in enumerate(rows):
-        line = first_line + offset
+    for line, (key, label) in zip(line_numbers, rows, strict=True):
         if not key:
             raise CLIError(f"{labels_csv}, line {line}: empty path")
         try:
@@ -835,8 +855,8 @@ def _read_labels(
         message = _no_label(labels_csv, root, missing, unmatched, from_cwd)
         # (label,path in place of path,label: the labels are file names of images)
         swapped = [
-            (first_line + offset, key, label)
-            for offset, (key, label) in enumerate(rows)
+            (line, key, label)
+            for line, (key, label) in zip(line_numbers, rows, strict=True)
             if os.path.splitext(label)[1].lower() in IMAGE_EXTENSIONS
             and os.path.splitext(key)[1].lower() not in IMAGE_EXTENSIONS
         ]
