@@ -147,8 +147,38 @@ def test_the_column_of_names_of_a_table_is_found_or_picked(run_env, tmp_path, ca
     code, out, err = _main([*argv, *_args(tmp_path)], capsys)
     assert code == 2
     assert err.strip() == (
-        f"sksplice: error: --names {table} has no column 'Width'; its columns: width, height"
+        f"sksplice: error: --names-column Width: --names {table} has no column 'Width' "
+        "(did you mean 'width'?); its columns: width, height"
     )
+    # the classes of a profile, from a column of the --names table: the option that
+    # named the column is the one named (it said --names, without a close match)
+    table.write_text("key,label\n000,cat\n001,dog\n", encoding="utf-8")
+    argv = ["profile", str(X), "--names", str(table), "--labels-column", "lable"]
+    code, out, err = _main([*argv, *_args(tmp_path)], capsys)
+    assert code == 2 and out == ""
+    assert err.strip() == (
+        f"sksplice: error: --labels-column lable: --names {table} has no column 'lable' "
+        "(did you mean 'label'?); its columns: key, label"
+    )
+
+
+def test_a_names_file_that_is_not_utf8_is_named_with_its_line_and_byte(run_env, tmp_path, capsys):
+    # It said "byte 3 cannot be read" (a file of lines) or nothing of where (a table),
+    # where a vocabulary file's error names the line and the byte.
+    X = tmp_path / "text_emb_0.npy"
+    np.save(X, np.random.default_rng(2).normal(size=(3, 32)).astype(np.float32))
+    lines = tmp_path / "names.txt"
+    lines.write_bytes("a dog\na cat\na caf\u00e9\n".encode("latin-1"))
+    table = tmp_path / "names.csv"
+    table.write_bytes("key,caption\n0,a dog\n1,a cat\n2,a caf\u00e9\n".encode("latin-1"))
+    for names, line in ((lines, 3), (table, 4)):
+        argv = ["decompose", str(X), "--names", str(names), *_args(tmp_path)]
+        code, out, err = _main(argv, capsys)
+        assert code == 2 and out == ""
+        assert err.strip() == (
+            f"sksplice: error: --names {names}, line {line}: not valid UTF-8 (byte 0xe9); "
+            "save it as UTF-8"
+        )
 
 
 def test_names_that_repeat_are_said(run_env, tmp_path, capsys):
@@ -211,6 +241,16 @@ def test_embeddings_of_another_width_are_refused_before_torch(run_env, tmp_path)
         "sksplice-test-tiny embeds images to 32 values: give the --model (and --pretrained) "
         "that made them"
     ]
+
+
+def test_a_run_whose_images_and_dictionary_are_cached_does_not_import_open_clip(run_env, tmp_path):
+    # `--pretrained none` asked open_clip for the model's published tags (to warn that its
+    # weights are random), importing it: 3.7 s of a 12 s run that ran no model.
+    argv = ["decompose", str(run_env), "-q", *_args(tmp_path)]
+    first = in_a_fresh_process(argv)
+    assert first.stdout.split()[-3:] == ["0", "True", "True"], first.stderr
+    again = in_a_fresh_process(argv)
+    assert again.stdout.split()[-3:] == ["0", "True", "False"], again.stderr
 
 
 def test_rows_that_are_not_finite_are_skipped_and_named_or_stop_a_strict_run(

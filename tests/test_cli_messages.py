@@ -1668,15 +1668,15 @@ def test_random_weights_of_a_model_with_published_weights_are_said(
 ):
     # `--model ViT-B-32 --pretrained none`, read as "no extra checkpoint", printed the
     # concepts of an untrained model as if they meant something. (The tiny model stands
-    # in for one with published weights.)
-    import open_clip
+    # in for one with published weights, read from open_clip's files without importing it.)
+    from sksplice import _model_names
 
     code, out, err = _main(
         ["decompose", str(run_env / "cats"), *_args(tmp_path, "-k", "1")], capsys
     )
     assert code == 0 and out and "random weights (" not in err  # (none published: not said)
     tags = {"sksplice-test-tiny": ["openai", "laion2b_s34b_b79k", "datacomp", "commonpool", "x"]}
-    monkeypatch.setattr(open_clip, "list_pretrained_tags_by_model", lambda m: tags.get(m, []))
+    monkeypatch.setattr(_model_names, "pretrained_tags", lambda: tags)
     code, out, err = _main(
         ["decompose", str(run_env / "cats"), *_args(tmp_path, "-k", "1")], capsys
     )
@@ -1687,6 +1687,13 @@ def test_random_weights_of_a_model_with_published_weights_are_said(
         "give a pretrained tag of it for trained weights (--pretrained openai, --pretrained "
         "laion2b_s34b_b79k, --pretrained datacomp and 2 more)"
     ) in err.splitlines(), err
+    # (open_clip's files laid out otherwise: open_clip is asked)
+    import open_clip
+
+    monkeypatch.setattr(_model_names, "pretrained_tags", lambda: None)
+    monkeypatch.setattr(open_clip, "list_pretrained_tags_by_model", lambda m: tags.get(m, []))
+    code, _, err = _main(["decompose", str(run_env / "cats"), *_args(tmp_path, "-k", "1")], capsys)
+    assert code == 0 and "sksplice-test-tiny runs with random weights" in err, err
 
 
 def test_a_group_of_many_alike_concepts_is_listed_on_one_short_line():

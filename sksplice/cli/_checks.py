@@ -555,14 +555,20 @@ def _warn_random_weights(model: str) -> None:
     """Say that ``--pretrained none`` gives a model with published weights random ones:
     read as "no extra checkpoint", it printed concepts as if they meant something (a
     model without published weights, such as a config of one's own, is said nothing)."""
-    import open_clip
-
+    from .._model_names import pretrained_tags
     from .._names import listed
     from ..vocabulary import IMAGE_MEANS
 
+    # (read from open_clip's files without importing it, which takes seconds: a run
+    # whose images and dictionary are cached runs no model and needs none of it)
+    table = pretrained_tags()
+    if table is None:
+        import open_clip
+
+        table = {model: open_clip.list_pretrained_tags_by_model(model)}
     # (those with a published image mean first: --image-mean auto centres them)
     tags = sorted(
-        open_clip.list_pretrained_tags_by_model(model),
+        table.get(model, []),
         key=lambda tag: (model, tag) not in IMAGE_MEANS,
     )
     if tags:

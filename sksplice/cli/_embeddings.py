@@ -544,14 +544,31 @@ def _refuse_not_finite(path: Path, rows: np.ndarray) -> None:
     )
 
 
+def _not_utf8_text(option: str, path: Path) -> str:
+    """The error of the file ``path`` of ``option`` that is not UTF-8 text: the line and
+    byte where it stops being so, where they can be found."""
+    from ._inputs import utf8_fault
+
+    fault = utf8_fault(path)
+    if fault is None:
+        return f"{option} {path} is not UTF-8 text: save it as UTF-8"
+    return f"{option} {path}, {fault}; save it as UTF-8"
+
+
 def _read_names(
-    path: Path, column: str | None, option: str = "--names", table: Any = None
+    path: Path,
+    column: str | None,
+    option: str = "--names",
+    table: Any = None,
+    pick: str | None = None,
 ) -> tuple[list[str], str | None]:
     """The names ``path`` holds, one per row, and the column they were read from (None
     for a file of one name per line). ``option``: ``--names``, or ``--labels`` for the
     classes of the rows (a table's column of labels is then looked for, picked by
-    ``--labels-column``); ``table``: the file read already, as a table."""
-    pick = f"{option}-column"
+    ``--labels-column``); ``table``: the file read already, as a table; ``pick``: the
+    option that gave ``column`` (by default ``option`` followed by ``-column``; the
+    classes read from the ``--names`` tables are picked by ``--labels-column``)."""
+    pick = pick or f"{option}-column"
     if not path.is_file():
         raise CLIError(
             f"{option} {path}: " + ("no such file" if not os.path.lexists(path) else "not a file")
@@ -571,10 +588,7 @@ def _read_names(
         try:
             text = path.read_text(encoding="utf-8-sig")
         except UnicodeDecodeError as exc:
-            raise CLIError(
-                f"{option} {path} is not UTF-8 text (byte {exc.start} cannot be read): save "
-                "it as UTF-8"
-            ) from exc
+            raise CLIError(_not_utf8_text(option, path)) from exc
         except OSError as exc:
             raise CLIError(f"cannot read {option} {path}: {exc.strerror or exc}") from exc
         lines = text.split("\n")
@@ -593,7 +607,7 @@ def _read_names(
                 f"separated by {other[0]}: save it with commas between the columns (a "
                 "spreadsheet's list separator), or with tabs as a .tsv file"
             )
-    chosen = _names_column(path, columns, column, option)
+    chosen = _names_column(path, columns, column, option, pick)
     values = table[table.columns[columns.index(chosen)]].tolist()
     held = next(
         (v for v in values if not _missing(v) and not isinstance(v, str | int | float)), None
@@ -644,7 +658,7 @@ def _read_table(path: Path, kind: str, option: str = "--names") -> Any:
     except CLIError:
         raise
     except UnicodeDecodeError as exc:
-        raise CLIError(f"{option} {path} is not UTF-8 text: save it as UTF-8") from exc
+        raise CLIError(_not_utf8_text(option, path)) from exc
     except OSError as exc:
         raise CLIError(f"cannot read {option} {path}: {exc.strerror or exc}") from exc
     except Exception as exc:  # (pandas' and pyarrow's errors of a malformed file)
@@ -722,17 +736,26 @@ def _row_at(path: Path, i: int) -> str:
 
 
 def _names_column(
-    path: Path, columns: list[str], column: str | None, option: str = "--names"
+    path: Path,
+    columns: list[str],
+    column: str | None,
+    option: str = "--names",
+    pick: str | None = None,
 ) -> str:
-    """The column of ``columns`` that holds the names: ``column`` where given, else the
-    first path column, else the first of :data:`_NAME_HEADERS`, else the only one (of
-    ``--labels``: the first of ``_inputs._LABEL_HEADERS``, else the only one)."""
+    """The column of ``columns`` that holds the names: ``column`` where given (by the
+    option ``pick``, by default ``option`` followed by ``-column``), else the first path
+    column, else the first of :data:`_NAME_HEADERS`, else the only one (of ``--labels``:
+    the first of ``_inputs._LABEL_HEADERS``, else the only one)."""
+    from .._names import close_matches
     from ._inputs import _LABEL_HEADERS, _PATH_HEADERS
 
     if column is not None:
         if column not in columns:
+            close = close_matches(column, columns, n=2)
+            hint = f" (did you mean {' or '.join(map(repr, close))}?)" if close else ""
             raise CLIError(
-                f"{option} {path} has no column {column!r}; its columns: {', '.join(columns)}"
+                f"{pick or option + '-column'} {column}: {option} {path} has no column "
+                f"{column!r}{hint}; its columns: {', '.join(columns)}"
             )
         return column
     lower = [c.lower() for c in columns]
@@ -989,7 +1012,9 @@ def _read_labels(args: argparse.Namespace, embeddings: EmbeddingInputs) -> list[
                 f"{lines[0]} is a file of one name per line: give the classes with --labels FILE "
                 "(one label per row, in their order)"
             )
-        read = [_read_names(path, column) for path in embeddings.names_files]
+        read = [
+            _read_names(path, column, pick="--labels-column") for path in embeddings.names_files
+        ]
         labels = [label for found, _ in read for label in found]
         # (the file of each label, and its row there: one names file per .npy file, or one
         # for all)

@@ -574,6 +574,23 @@ def _other_separator(lines: list[str]) -> str | None:
     return names[0] if names else None
 
 
+def utf8_fault(path: Path) -> str | None:
+    """Where the text file ``path`` stops being UTF-8, in words: ``"line 3: not valid
+    UTF-8 (byte 0xe9)"``; None where it is UTF-8, or cannot be read again (a compressed
+    file's bytes are not its text)."""
+    if path.name.lower().endswith((".gz", ".bz2", ".xz", ".zst", ".zip")):
+        return None
+    try:
+        data = path.read_bytes()
+        data.decode("utf-8")
+    except UnicodeDecodeError as found:
+        line = data[: found.start].count(b"\n") + 1
+        return f"line {line}: not valid UTF-8 (byte 0x{data[found.start]:02x})"
+    except OSError:
+        pass
+    return None
+
+
 def _not_utf8(labels_csv: Path, exc: UnicodeDecodeError) -> str:
     """Where the labels file ``labels_csv`` stops being UTF-8 text, and what to do.
 
@@ -589,17 +606,9 @@ def _not_utf8(labels_csv: Path, exc: UnicodeDecodeError) -> str:
     str
         The message: the line and byte that are not UTF-8.
     """
-    try:
-        data = labels_csv.read_bytes()
-        data.decode("utf-8")
-    except UnicodeDecodeError as found:
-        line = data[: found.start].count(b"\n") + 1
-        return (
-            f"labels file {labels_csv}, line {line}: not valid UTF-8 (byte "
-            f"0x{data[found.start]:02x}); save the labels file as UTF-8"
-        )
-    except OSError:
-        pass
+    fault = utf8_fault(labels_csv)
+    if fault is not None:
+        return f"labels file {labels_csv}, {fault}; save the labels file as UTF-8"
     return f"labels file {labels_csv} is not valid UTF-8 ({exc}); save it as UTF-8"
 
 
