@@ -1012,12 +1012,7 @@ class ConceptEditor(TransformerMixin, VersionStampMixin, BaseEstimator):
         # (checked in fit too, but read here: one set after fit is not left unread)
         with parameters_of(self):
             check_option(self.output, "output", _OUTPUTS)
-        if self.output == "embedding" and getattr(self, "splice_", None) is None:
-            raise ValueError(
-                "output='embedding' needs the `splice` this editor was fitted with, and it "
-                "was fitted without one (output was set after fit): set splice= (a fitted "
-                "SpliceTransformer, wrapped in sklearn.frozen.FrozenEstimator) and fit again"
-            )
+        self._check_splice_for_embedding()
         warn_set_after_fit(
             self,
             {"splice": "the transformer it was fitted with (splice_)"},
@@ -1157,6 +1152,15 @@ class ConceptEditor(TransformerMixin, VersionStampMixin, BaseEstimator):
             "for all of them. Remove fewer concepts (or keep more), or leave such rows out"
         )
 
+    def _check_splice_for_embedding(self) -> None:
+        """Refuse ``output="embedding"`` set after a fit without ``splice``."""
+        if self.output == "embedding" and getattr(self, "splice_", None) is None:
+            raise ValueError(
+                "output='embedding' needs the `splice` this editor was fitted with, and it "
+                "was fitted without one (output was set after fit): set splice= (a fitted "
+                "SpliceTransformer, wrapped in sklearn.frozen.FrozenEstimator) and fit again"
+            )
+
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         """Names of the output columns.
 
@@ -1175,6 +1179,7 @@ class ConceptEditor(TransformerMixin, VersionStampMixin, BaseEstimator):
         """
         check_is_fitted(self, "mask_")
         if self.output == "embedding":
+            self._check_splice_for_embedding()
             d = np.asarray(self.splice_.dictionary_).shape[1]
             return np.asarray([f"concepteditor{i}" for i in range(d)], dtype=object)
         if hasattr(self, "concepts_"):

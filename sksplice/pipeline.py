@@ -37,7 +37,9 @@ def check_steps(pipeline: Pipeline) -> None:
     - :class:`~sksplice.SpliceTransformer`: its parameters, its vocabulary (a name, a
       file read, or a list, of at least two concepts) and, where the width of the
       concepts is known without embedding them, a centre given or published and
-      ``target_l0`` against it;
+      ``target_l0`` against it; right after a :class:`~sksplice.CLIPEmbedder`, that a
+      centre it is given, published or of the concepts is one of the modality the
+      embedder embeds;
     - :class:`~sksplice.ConceptEditor`: its parameters and, right after a
       ``SpliceTransformer``, the names it removes or keeps against its vocabulary;
     - :class:`~sksplice.ZeroShotClassifier` and
@@ -90,11 +92,39 @@ def _check_sequence(steps: list[tuple[str, Any]], kind: str) -> None:
     from .transformer import SpliceTransformer
 
     previous: Any = None
+    previous_name = ""
     for name, step in steps:
         _check_step(step, f"{kind} {name!r}")
         if isinstance(step, ConceptEditor) and isinstance(previous, SpliceTransformer):
             _check_editor_names(previous, step, name)
-        previous = step
+        if isinstance(step, SpliceTransformer):
+            _check_modalities(previous, previous_name, step, f"{kind} {name!r}")
+        previous, previous_name = step, name
+
+
+def _check_modalities(embedder: Any, embedder_name: str, splice: Any, what: str) -> None:
+    """Refuse a :class:`~sksplice.SpliceTransformer` centring the embeddings of the
+    :class:`~sksplice.CLIPEmbedder` before it by a centre of the other modality (given,
+    published or of the concepts; a centre learned from what comes is that of its
+    modality whatever the transformer's ``modality`` says)."""
+    from .embedders import CLIPEmbedder
+
+    embeds = getattr(embedder, "modality", None)
+    if not isinstance(embedder, CLIPEmbedder) or embeds not in ("image", "text"):
+        return
+    if splice.modality == embeds or splice.modality not in ("image", "text"):
+        return
+    option = f"{splice.modality}_mean"
+    given = getattr(splice, option, None)
+    if given is None:
+        return
+    named = repr(given) if isinstance(given, str) else "an array"
+    raise ValueError(
+        f"{what}: SpliceTransformer(modality={splice.modality!r}, {option}={named}) centres "
+        f"{splice.modality} embeddings, and the step before it, {embedder_name!r}, embeds "
+        f"{embeds}s (CLIPEmbedder(modality={embeds!r})): give the SpliceTransformer "
+        f"modality={embeds!r} (each modality is centred by a centre of its own)"
+    )
 
 
 def _check_step(step: Any, what: str) -> None:
@@ -171,8 +201,16 @@ class SplicePipeline(VersionStampMixin, Pipeline):
 
     Parameters
     ----------
-    steps, transform_input, memory, verbose
-        As for :class:`sklearn.pipeline.Pipeline`.
+    steps : list of tuples
+        ``(name, estimator)`` pairs, fitted in order, the last an estimator of any
+        kind, as for :class:`sklearn.pipeline.Pipeline`.
+    transform_input : list of str, default=None
+        As for :class:`sklearn.pipeline.Pipeline` (metadata routing).
+    memory : str or object with the joblib.Memory interface, default=None
+        As for :class:`sklearn.pipeline.Pipeline`: where fitted transformers are cached.
+    verbose : bool, default=False
+        As for :class:`sklearn.pipeline.Pipeline`: whether each step's fitting time is
+        printed.
 
     See Also
     --------
@@ -197,7 +235,23 @@ class SplicePipeline(VersionStampMixin, Pipeline):
 
     def fit(self, X: Any, y: Any = None, **params: Any) -> SplicePipeline:
         """Check every step (:func:`~sksplice.pipeline.check_steps`), then fit as
-        :meth:`sklearn.pipeline.Pipeline.fit` does."""
+        :meth:`sklearn.pipeline.Pipeline.fit` does.
+
+        Parameters
+        ----------
+        X : iterable
+            Training data, what the first step takes (image paths, texts or
+            embeddings).
+        y : iterable, default=None
+            Targets of the last step.
+        **params : dict of str -> object
+            Fit parameters of the steps, as for :meth:`sklearn.pipeline.Pipeline.fit`.
+
+        Returns
+        -------
+        self : SplicePipeline
+            The fitted pipeline.
+        """
         check_steps(self)
         super().fit(X, y, **params)
         return self

@@ -1434,6 +1434,9 @@ def test_an_edit_set_after_fit_is_named_and_a_missing_splice_is_said(small_setup
     editor.set_params(remove=[names[0]], output="embedding", splice=FrozenEstimator(splice))
     with pytest.raises(ValueError, match=r"output='embedding' needs the `splice` this editor was"):
         editor.transform(frame)
+    # (get_feature_names_out failed with an AttributeError of None)
+    with pytest.raises(ValueError, match=r"output='embedding' needs the `splice` this editor was"):
+        editor.get_feature_names_out()
     editor.fit(frame)  # (reads splice: no news)
     with warnings.catch_warnings():
         warnings.simplefilter("error")

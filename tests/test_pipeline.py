@@ -88,6 +88,18 @@ def _data(n=40):
             ValueError,
             r"Unknown vocabulary 'laoin' \(did you mean 'laion'\?\)",
         ),
+        (
+            # (texts centred by a centre of images: it was accepted, and wrong)
+            lambda m: [
+                CLIPEmbedder(m, pretrained=None, modality="text", device="cpu"),
+                _splice(image_mean=np.full(8, 0.1)),
+            ],
+            ValueError,
+            r"^step 'splicetransformer': SpliceTransformer\(modality='image', image_mean=an "
+            r"array\) centres image embeddings, and the step before it, 'clipembedder', embeds "
+            r"texts \(CLIPEmbedder\(modality='text'\)\): give the SpliceTransformer "
+            r"modality='text'",
+        ),
     ],
 )
 def test_every_step_is_checked_before_the_first_step_works(
@@ -118,6 +130,19 @@ def test_every_step_is_checked_before_the_first_step_works(
     with pytest.raises(BaseException):  # noqa: B017 (its own error, or a guard's)
         sklearn_make_pipeline(first, *chosen).fit(X, y)
     assert first.fitted == 1
+
+
+def test_a_centre_learned_from_the_embeddings_is_of_their_modality(tiny_clip_model):
+    # (what a SpliceTransformer learns from X is the centre of what X holds: a modality
+    # that differs from the embedder's changes nothing there, and is not refused)
+    from sksplice.pipeline import check_steps
+
+    texts = CLIPEmbedder(tiny_clip_model, pretrained=None, modality="text", device="cpu")
+    images = CLIPEmbedder(tiny_clip_model, pretrained=None, device="cpu")
+    check_steps(make_pipeline(texts, _splice()))
+    check_steps(make_pipeline(images, _splice(modality="text")))
+    with pytest.raises(ValueError, match=r"text_mean='concepts'\) centres text embeddings"):
+        check_steps(make_pipeline(images, _splice(modality="text", text_mean="concepts")))
 
 
 class _Recorder(FunctionTransformer):

@@ -467,10 +467,12 @@ class NonNegLasso:
             Targets, as for :meth:`solve`.
         l1_penalties : sequence of float
             Non-negative penalties, in any order (at least one).
-        solver, tol, max_iter, memory_budget, check_input
+        solver, tol, max_iter
             As for :meth:`solve`; ``max_iter`` is the budget of each penalty.
         warm_start : SparseCodes, sparse matrix, ndarray or tensor, optional
             Starting weights for the largest penalty, as for :meth:`solve`.
+        memory_budget, check_input
+            As for :meth:`solve`.
 
         Returns
         -------
