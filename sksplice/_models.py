@@ -492,7 +492,11 @@ def _checkpoint_advice(model: str, tag: str, file_url: str) -> str:
     advice = f"; or pass pretrained=<path to a checkpoint file> (these weights: {file_url})"
     settings, why = _settings_of_tag_file(model, tag, mean=published_mean_used())
     if settings:
-        advice += f", with {' and '.join(settings)} for {why} (a file is no tag)"
+        them = "them" if len(settings) > 1 else "it"
+        advice += (
+            f", with {' and '.join(settings)} for {why} (a checkpoint file does not bring "
+            f"{them} along, as the tag does)"
+        )
     return advice
 
 

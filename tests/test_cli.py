@@ -1350,7 +1350,8 @@ def test_offline_without_weights_fails_fast_with_advice(
         assert (
             "or pass --pretrained PATH (these weights: https://hub.sksplice-test.invalid/laion/"
             "CLIP-ViT-B-32-laion2B-s34B-b79K/resolve/main/open_clip_pytorch_model.bin), with "
-            f"--image-mean {mean} for their published mean (a file is no tag). The run also "
+            f"--image-mean {mean} for their published mean (a checkpoint file does not "
+            "bring it along, as the tag does). The run also "
             f"needs the image mean of ViT-B-32 laion2b_s34b_b79k ({remote.url}, to put in the "
             f"folder '{mean.parent}' as '{mean.name}', SHA-256 {remote.sha256})"
         ) in last, last

@@ -1514,7 +1514,7 @@ def test_the_file_of_openai_weights_is_told_with_the_quickgelu_model_they_need()
         "; or pass pretrained=<path to a checkpoint file> (these weights: URL), with "
         "model='RN50-quickgelu' and image_mean=sksplice.vocabulary.load_image_mean("
         "'RN50-quickgelu', 'openai') for the QuickGELU they were trained with and their "
-        "published mean (a file is no tag)"
+        "published mean (a checkpoint file does not bring them along, as the tag does)"
     )
 
 
@@ -1527,7 +1527,8 @@ def test_the_file_of_weights_is_told_without_the_published_mean_to_an_own_centre
     with own_centre():
         assert _checkpoint_advice("RN50", "openai", "URL") == (
             "; or pass pretrained=<path to a checkpoint file> (these weights: URL), with "
-            "model='RN50-quickgelu' for the QuickGELU they were trained with (a file is no tag)"
+            "model='RN50-quickgelu' for the QuickGELU they were trained with (a checkpoint "
+            "file does not bring it along, as the tag does)"
         )
         assert _checkpoint_advice("ViT-B-32", "laion2b_s34b_b79k", "URL") == (
             "; or pass pretrained=<path to a checkpoint file> (these weights: URL)"
