@@ -156,6 +156,7 @@ _TABLE = re.compile(r"<table\b.*?</table>", re.S)
 _OPTION = re.compile(r"--?\w[\w-]*|\$\w+")  # (an option, or an environment variable)
 _CODE = re.compile(r"(<code\b[^>]*>)(.*?)(</code>)", re.S)
 _TEXT = re.compile(r"(?<=>)([^<]+)(?=<)")
+_PRE_OPTION = re.compile(r'<span class="pre">(--?[A-Za-z][\w-]*|\$\w+)</span>')
 
 
 def _code_break_points(html: str) -> str:
@@ -173,7 +174,16 @@ def _code_break_points(html: str) -> str:
             # hyphens, "$SKSPLICE_DATA" at its underscore)
             start = match.group(1).replace('class="', 'class="sksplice-option ', 1)
             return start + match.group(2) + match.group(3)
-        inner = _TEXT.sub(lambda t: _CODE_BREAKS.sub(r"\1<wbr>", t.group(1)), f">{match.group(2)}<")
+
+        def part(t: re.Match) -> str:
+            # (an option among the words of longer code, "--labels CSV", stays whole too:
+            # it broke after its "--")
+            if _OPTION.fullmatch(t.group(1)) and t.string[: t.start()].endswith('class="pre">'):
+                return t.group(1)
+            return _CODE_BREAKS.sub(r"\1<wbr>", t.group(1))
+
+        inner = _TEXT.sub(part, f">{match.group(2)}<")
+        inner = _PRE_OPTION.sub(r'<span class="pre sksplice-option">\1</span>', inner)
         return match.group(1) + inner[1:-1] + match.group(3)
 
     def table(match: re.Match) -> str:

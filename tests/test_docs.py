@@ -205,6 +205,9 @@ def test_sphinx_build_without_warnings(built_docs):
         assert (
             f'sksplice-option docutils literal notranslate"><span class="pre">{whole}<' in cli_page
         )
+    # (... also among the words of longer code: "--labels CSV" broke after its "--")
+    index = (tmp_path / "html" / "index.html").read_text(encoding="utf-8")
+    assert '<span class="pre sksplice-option">--labels</span> <span class="pre">CSV' in index
     api = (tmp_path / "html" / "api.html").read_text(encoding="utf-8")
     assert "authors_index_to_concept" in api and "<wbr>" not in api  # (API summary: whole)
     # no empty left sidebar narrowing the guide's pages: their table of contents is the
