@@ -26,6 +26,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from ._array import l2_normalize, unit_rows
+from ._display import OneBlockMixin
 from ._names import (
     a_type,
     carried_names,
@@ -574,7 +575,7 @@ def concept_neighbors(
     return _neighbor_table(names, dictionary, queries, n_neighbors, similarity_threshold)
 
 
-class ConceptEditor(TransformerMixin, VersionStampMixin, BaseEstimator):
+class ConceptEditor(TransformerMixin, OneBlockMixin, VersionStampMixin, BaseEstimator):
     """Remove (or keep only) named concepts from SpLiCE concept weights.
 
     The editor receives concept weights, as produced by
@@ -1292,7 +1293,9 @@ def _orthonormal_basis(U: np.ndarray, rcond: float) -> np.ndarray:
     return vt[:rank]
 
 
-class ConceptProjector(OneToOneFeatureMixin, TransformerMixin, VersionStampMixin, BaseEstimator):
+class ConceptProjector(
+    OneToOneFeatureMixin, TransformerMixin, OneBlockMixin, VersionStampMixin, BaseEstimator
+):
     """Remove concept directions from dense embeddings by orthogonal projection.
 
     The baseline the SpLiCE paper compares concept editing against: each

@@ -24,6 +24,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._array import l2_normalize
+from ._display import OneBlockMixin
 from ._names import (
     a_type,
     check_concept_names,
@@ -168,7 +169,7 @@ def _check_same_concepts(splice_names: np.ndarray, names: np.ndarray) -> None:
     )
 
 
-class ConceptRetriever(VersionStampMixin, BaseEstimator):
+class ConceptRetriever(OneBlockMixin, VersionStampMixin, BaseEstimator):
     """Rank the items of a collection by a query made of named concepts.
 
     The retriever stores the concept weights ``W`` of a collection (one row

@@ -287,18 +287,13 @@ class SplicePathSearchCV(MetaEstimatorMixin, VersionStampMixin, BaseEstimator):
         # The HTML display of a fitted search shows the refitted pipeline (its best
         # penalty), as scikit-learn's searches show their best_estimator_; before fit,
         # or without refit, the pipeline given.
-        try:
-            from sklearn.utils._repr_html.estimator import _VisualBlock
-        except ImportError:  # (scikit-learn before 1.7)
-            from sklearn.utils._estimator_html_repr import (  # type: ignore[no-redef]
-                _VisualBlock,
-            )
+        from ._display import visual_block_class
 
         if hasattr(self, "best_estimator_"):
             key, estimator = "best_estimator_", self.best_estimator_
         else:
             key, estimator = "estimator", self.estimator
-        return _VisualBlock(
+        return visual_block_class()(
             "parallel",
             [estimator],
             names=[f"{key}: {type(estimator).__name__}"],

@@ -27,6 +27,7 @@ from ._concepts import (
     raw_concept_embeddings,
     resolve_concepts,
 )
+from ._display import OneBlockMixin
 from ._means import (
     MIN_MEAN_SAMPLES,
     as_solved,
@@ -593,7 +594,9 @@ def block_of_more() -> Iterator[None]:
 _SOLVE_PARAMS = ("tol", "transform_max_iter", "memory_budget", "verbose")
 
 
-class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, BaseEstimator):
+class SpliceTransformer(
+    ConceptSpaceMixin, TransformerMixin, OneBlockMixin, VersionStampMixin, BaseEstimator
+):
     """Sparse Linear Concept Embeddings (SpLiCE) as a scikit-learn transformer.
 
     Each dense embedding ``x`` (an image or text embedding of a CLIP-like

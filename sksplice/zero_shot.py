@@ -14,6 +14,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
 from ._array import l2_normalize, unit_rows
+from ._display import OneBlockMixin
 from ._names import a_type, close_matches
 from ._persistence import VersionStampMixin
 from ._protocols import check_text_embedder
@@ -161,7 +162,7 @@ def _class_embeddings(embedder: Any, prompts: list[str], n_templates: int) -> np
     return classes
 
 
-class ZeroShotClassifier(ClassifierMixin, VersionStampMixin, BaseEstimator):
+class ZeroShotClassifier(ClassifierMixin, OneBlockMixin, VersionStampMixin, BaseEstimator):
     """Classify embeddings by cosine similarity to text prompts of the class names.
 
     ``fit`` embeds one prompt per class and template (``template.format(name)``)

@@ -180,6 +180,34 @@ def _display_shows_output_features() -> bool:
     return "2 features" in estimator_html_repr(StandardScaler().fit(np.eye(3, 2)))
 
 
+def test_an_estimator_among_the_parameters_is_not_drawn_as_a_stage():
+    # scikit-learn drew SpliceTransformer(embedder=CLIPEmbedder(...)) as a stage of the
+    # pipeline holding a second CLIPEmbedder, as if the images were embedded twice, and
+    # an editor's splice as a second decomposition.
+    from sklearn.frozen import FrozenEstimator
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.utils import estimator_html_repr
+
+    from sksplice import CLIPEmbedder, ConceptRetriever, ZeroShotClassifier
+
+    clip = CLIPEmbedder(TINY_MODEL, pretrained=None, device="cpu")
+    splice = SpliceTransformer(embedder=clip, vocabulary=["a dog", "a cat"])
+    editor = ConceptEditor(remove=["a dog"], splice=FrozenEstimator(splice))
+    pipe = make_pipeline(clip, splice, editor, LogisticRegression())
+    html = estimator_html_repr(pipe)
+    assert "embedder: CLIPEmbedder" not in html and "splice: FrozenEstimator" not in html
+    assert html.count(">CLIPEmbedder<") == 1 and html.count(">SpliceTransformer<") == 1
+    assert "embedder__model" in html and "splice__estimator" in html  # (its parameters)
+    for holder in (
+        ZeroShotClassifier(clip, ["dog", "cat"]),
+        ConceptRetriever(splice=splice),
+        splice,
+    ):
+        html = estimator_html_repr(holder)
+        assert f">{type(holder).__name__}<" in html and ": CLIPEmbedder" not in html
+        assert ": SpliceTransformer" not in html
+
+
 def test_showing_a_sentence_embedder_in_a_notebook_loads_no_model():
     # A notebook shows an estimator with scikit-learn's HTML display, which asks every
     # step that counts as fitted (an embedder always does) for its output names.
