@@ -4417,15 +4417,28 @@ def test_a_labels_file_of_paths_from_the_working_folder_says_where_paths_are_rea
     root = _classes(tmp_path / "data", "cat", "dog", n=2)
     monkeypatch.chdir(tmp_path)
     rows = [f"data/{c}/{i}.png,{c}" for c in ("cat", "dog") for i in range(2)]
+    # no path names an image of the folder, every one names one from the working folder
+    # (a list written by `ls data/*/*.png`): read so, and said (it was refused)
+    Path("lab.csv").write_text("path,label\n" + "\n".join(rows) + "\n")
+    with caplog.at_level(logging.INFO, logger="sksplice"):
+        labels = _inputs._read_labels(Path("lab.csv"), Path("data"), cli.collect_images([root]))
+    assert labels == ["cat", "cat", "dog", "dog"]
+    assert (
+        "the paths of lab.csv name no image relative to data, and are read from the working "
+        "folder, where they name images"
+    ) in caplog.messages
+    # one path of the folder among them: the paths are read from the folder, and the
+    # others said to name an image from the working folder instead
+    rows[0] = "cat/0.png,cat"
     Path("lab.csv").write_text("path,label\n" + "\n".join(rows) + "\n")
     args = ["profile", "data", "--labels", "lab.csv", *_model_args(vocab_file)]
     code, out, err = _main(args, capsys)
     assert code == 2 and out == ""
     assert err.strip().splitlines() == [
-        "sksplice: error: lab.csv has no label for image data/cat/0.png (and 3 other "
-        "images): expected a row for cat/0.png (a relative path is read from the folder "
-        "data), or for its absolute path; 4 rows of lab.csv name no image under data: they "
-        "name an image from the working folder instead (line 2: data/cat/0.png); give paths "
+        "sksplice: error: lab.csv has no label for image data/cat/1.png (and 2 other "
+        "images): expected a row for cat/1.png (a relative path is read from the folder "
+        "data), or for its absolute path; 3 rows of lab.csv name no image under data: they "
+        "name an image from the working folder instead (line 3: data/cat/1.png); give paths "
         "relative to data, or absolute"
     ]
     # rows that name other files: counted; one image without a row: named, with its path

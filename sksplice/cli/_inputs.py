@@ -804,11 +804,12 @@ def _read_labels(
     unmatched = 0
     unmatched_at: list[tuple[int, str]] = []  # (line, path) of the rows naming no image
     from_cwd: list[tuple[int, str]] = []  # (line, path) of rows naming an image from "."
-    for line, (key, label) in zip(line_numbers, rows, strict=True):
-        if not key:
-            raise CLIError(f"{labels_csv}, line {line}: empty path")
+
+    def find(key: str, start: Path) -> int | None:
+        """The image the path ``key`` names, read from the folder ``start`` (an absolute
+        path replaces it); None for none."""
         try:
-            relative = rel(root / key)  # (an absolute key replaces root)
+            relative = rel(start / key)
         except ValueError:
             relative = None
         index = None if relative is None else by_rel.get(relative)
@@ -816,8 +817,31 @@ def _read_labels(
             same_text = by_text.get(_nfc(relative), [])
             index = same_text[0] if len(same_text) == 1 else None
         if index is None:
-            same_file = by_real.get(os.path.realpath(root / key), [])
+            same_file = by_real.get(os.path.realpath(start / key), [])
             index = same_file[0] if len(same_file) == 1 else None
+        return index
+
+    # Paths are read from the folder; from the working folder where none of them names an
+    # image so and some name one from there (a list written by `ls photos/*/*.jpg` run
+    # beside the folder), which is said.
+    start = root
+    placed = [k for k, _ in rows if ("/" in k or os.sep in k) and not os.path.isabs(k)]
+    if (
+        placed
+        and all(find(k, root) is None for k in placed)
+        and any(os.path.abspath(k) in by_abs for k in placed)
+    ):
+        start = Path(os.curdir)
+        logger.info(
+            "the paths of %s name no image relative to %s, and are read from the working "
+            "folder, where they name images",
+            labels_csv,
+            root,
+        )
+    for line, (key, label) in zip(line_numbers, rows, strict=True):
+        if not key:
+            raise CLIError(f"{labels_csv}, line {line}: empty path")
+        index = find(key, start)
         if index is None and "/" not in key and os.sep not in key:
             same = by_name.get(_nfc(key), [])
             if len(same) > 1:
