@@ -864,6 +864,25 @@ def _untestable_text(ranking: pd.DataFrame | None, unit: str = "image") -> str:
     return " ".join(texts)
 
 
+def _unpromising_classes(ranking: pd.DataFrame | None) -> set[str]:
+    """The classes of a ranking that no concept can be significant in, as the page says
+    above the table (:func:`_untestable_text`): those too small for any p-value below
+    ``alpha``, and of a ranking adjusted in two levels those not found to differ from the
+    rest as a whole. The table opens with their rows last."""
+    from .analysis import _below_alpha
+
+    attrs = {} if ranking is None else ranking.attrs
+    smallest, alpha = attrs.get("smallest_p_value"), attrs.get("alpha")
+    if not isinstance(smallest, Mapping) or not isinstance(alpha, numbers.Real):
+        return set()
+    alpha = float(alpha)
+    out = {str(label) for label, p in smallest.items() if not _below_alpha(float(p), alpha)}
+    class_p = attrs.get("class_p_adjusted")
+    if isinstance(class_p, Mapping):
+        out.update(str(label) for label, q in class_p.items() if not _below_alpha(float(q), alpha))
+    return out
+
+
 def _listed(names: list[str]) -> str:
     """``"a"``, ``"a and b"``, ``"a, b and c"``."""
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
@@ -1532,6 +1551,7 @@ def render_report(
     left_out = 0
     if ranking is not None and len(ranking):
         rank_classes, rows, left_out = _ranking_rows(ranking, concept_index)
+    last_classes = _unpromising_classes(ranking)
     data = {
         "concepts": list(concept_index),
         "classes": class_names,
@@ -1539,6 +1559,9 @@ def render_report(
         "scale": top_weight or 1.0,
         "hasWeights": bool(top_weight),
         "rankClasses": rank_classes,
+        # (indices into rankClasses: the classes no concept can be significant in, whose
+        # rows the table opens with last)
+        "rankLast": [i for i, c in enumerate(rank_classes) if c in last_classes],
         "ranking": rows,
         "alpha": float(ranking.attrs.get("alpha", 0.05)) if ranking is not None else 0.05,
         "groups": groups,

@@ -1716,3 +1716,22 @@ def test_a_page_of_rows_calls_them_rows_everywhere_it_counts_them():
     for blank in ("", " row"):
         with pytest.raises(ValueError, match=r"^`unit` must be a noun without spaces"):
             render_report(results, unit=blank)
+
+
+@pytest.mark.filterwarnings("ignore::sksplice.analysis.TooFewSamplesWarning")
+def test_the_page_names_the_classes_whose_rows_the_ranking_opens_with_last():
+    # (the classes no concept can be significant in: too small, or not differing from
+    # the rest as a whole; the table opened with such a class of one row, each at 100%)
+    rng = np.random.default_rng(0)
+    y = np.array(["a lone one"] + ["beach"] * 12 + ["forest"] * 12 + ["hill"] * 12)
+    W = (rng.random((37, 6)) < 0.3) * 0.5
+    W[y == "beach", 0] = W[y == "forest", 1] = 0.9
+    ranking = rank_each_class(W, y, list("abcdef"))
+    page = render_report([], ranking=ranking)
+    data = _data(page)
+    # (hill: no concept apart from the rest's, not found to differ as a whole)
+    assert [data["rankClasses"][k] for k in data["rankLast"]] == ["a lone one", "hill"]
+    assert "and the rows of the classes named below" in page
+    # (none where every class can hold a significant concept)
+    page = render_report([], ranking=rank_each_class(W[1:25], y[1:25], list("abcdef")))
+    assert _data(page)["rankLast"] == [] and "classes named below" not in page

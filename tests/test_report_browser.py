@@ -303,12 +303,12 @@ def test_a_very_long_class_name_leaves_every_column_in_view(browser, tmp_path):
 
 
 def _whole_tails(page: Page, selector: str) -> list[str | None]:
-    """The last word, whole and inside its box, of each name cut in its middle (None
-    for one whose last word is cut too)."""
+    """The part that tells each name cut in its middle from the others (by default its
+    last word), whole and inside its box (None for one cut there too)."""
     return page.page.eval_on_selector_all(
         selector,
         """els => els.map(e => {
-             const t = e.querySelector('.tail'), b = e.getBoundingClientRect(),
+             const t = e.querySelector(".keep"), b = e.getBoundingClientRect(),
                    r = t.getBoundingClientRect();
              return r.left >= b.left - 0.5 && r.right <= b.right + 0.5
                     ? t.textContent : null; })""",
@@ -345,7 +345,9 @@ def test_very_long_concepts_leave_every_column_in_view(browser, tmp_path):
     links = page.page.locator("#ranking-table td.con a.concept")
     assert set(links.evaluate_all("els => els.map(e => e.title)")) == set(names)
     assert set(page.texts("#ranking-table tbody td.con")) == set(names)
-    assert set(_whole_tails(page, "#ranking-table td.con .cutname")) == {" ways", " wheels"}
+    # (the word where the two begin to differ: " furniture trends band ways" is longer
+    # than the part kept whole)
+    assert set(_whole_tails(page, "#ranking-table td.con .cutname")) == {" furniture", " wheels"}
     page.close()
 
 
@@ -376,7 +378,7 @@ def test_names_alike_but_for_their_end_read_apart(browser, tmp_path, artifacts, 
     tails = {" " + end for end in ends}
     assert set(_whole_tails(page, "#ranking-table td.cls > .cutname")) == tails
     folders = _whole_tails(page, "#gallery .thumb .cap .dir .cutname")
-    assert set(folders) == {tail + "/" for tail in tails}
+    assert {f.rstrip("/") for f in folders} == tails
     assert set(_whole_tails(page, ".cards .bar-row > a.concept > .cutname")) == {" A", " B"}
     # the text read or copied is the name, whole, without a break between the parts
     assert set(page.texts("#ranking-table tbody td.cls")) == set(classes)
@@ -1181,3 +1183,242 @@ def test_a_page_of_rows_counts_rows_in_what_its_script_writes(browser, tmp_path,
     images = Page(browser, write_report(tmp_path / "images.html", results, profiles=profiles))
     assert images.page.locator("#gallery .noimg").all_inner_texts() == ["no preview"] * 3
     images.close()
+
+
+# The characters of an element as drawn: those inside every box that clips them (one
+# "…" for each run of characters cut off), as a reader sees the name.
+_SHOWN = """root => {
+  const clipped = (n) => { const boxes = [];
+    for (let e = n.parentElement; e; e = e.parentElement) {
+      if (getComputedStyle(e).overflowX !== 'visible') boxes.push(e.getBoundingClientRect());
+      if (e === root.closest('td, .bar-row, .thumb') || e === document.body) break; }
+    return boxes; };
+  let out = '', cut = false;
+  const walk = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+  for (let n = walk.nextNode(); n; n = walk.nextNode()) {
+    const boxes = clipped(n), r = document.createRange(), s = n.textContent;
+    for (let i = 0; i < s.length; i++) {
+      r.setStart(n, i); r.setEnd(n, i + 1); const b = r.getBoundingClientRect();
+      const seen = b.width > 0 &&
+        boxes.every(c => b.left >= c.left - 0.5 && b.right <= c.right + 0.5);
+      if (seen) { out += s[i]; cut = false; } else if (!cut) { out += '\u2026'; cut = true; } } }
+  return out; }"""
+
+
+def _shown(page: Page, selector: str) -> list[str]:
+    return page.page.eval_on_selector_all(selector, f"els => els.map({_SHOWN})")
+
+
+def _report_of_classes(tmp_path, classes, concepts, n_per=6, name="classes.html", **kwargs):
+    """A report of ``n_per`` rows per class, each class holding its own concept (the
+    class's index) in every row and the shared ones at random: (path, ranking)."""
+    rng = np.random.default_rng(3)
+    y = np.repeat(np.array(classes, dtype=object), n_per)
+    W = (rng.random((len(y), len(concepts))) < 0.3) * rng.random((len(y), len(concepts)))
+    for k in range(len(classes)):
+        W[k * n_per : (k + 1) * n_per, k] = 0.8
+    W = W.round(3)
+    results = []
+    for i in range(len(y)):
+        nz = np.flatnonzero(W[i])
+        results.append(
+            ImageResult(
+                f"/d/{y[i]}/{i:03d}.png",
+                [(concepts[j], float(W[i, j])) for j in nz[np.argsort(-W[i, nz])]],
+                int(nz.size),
+                0.8,
+                label=str(y[i]),
+                thumbnail=_thumb((9, 9, 9)),
+            )
+        )
+    ranking = rank_each_class(W, y, concepts)
+    path = write_report(
+        tmp_path / name,
+        results,
+        ranking=ranking,
+        profiles=concept_profiles(W, y, concepts, drop_empty=True),
+        **kwargs,
+    )
+    return path, ranking
+
+
+@pytest.mark.filterwarnings("ignore::sksplice.analysis.TooFewSamplesWarning")
+@pytest.mark.parametrize("width", [1280, 390])
+def test_names_sharing_their_ending_read_apart_where_they_differ(browser, tmp_path, width):
+    # Class names sharing a long ending all read "ca… collection)" (car and cat alike) or
+    # "c…xxxxxxxxxxxx" (every class alike) in an 8em column of a table with room to
+    # spare; so did the thumbnails' folder lines and long concepts beside their bars.
+    # Each is now cut where it differs from the others, and shown whole where it fits.
+    words = ["car", "cat", "cart", "dog", "locomotive", "sailboat"]
+    suffix = " (training split, 2024 collection)"
+    split = [w + suffix for w in words]
+    xs = [f"class_{k}_with_a_rather_long_label_name_xxxxxxxxxxxxxxxxxxxx" for k in range(6)]
+    stock = " photographed in natural light for a stock catalogue"
+    concepts = [w + stock for w in ("cat", "dog", "cart", "car", "bus", "boat")] + ["sky"]
+    short = ["sky", "sea", "sand", "tree", "road", "snow", "cloud"]
+    cases = ((split, words, short), (xs, [f"_{k}_" for k in range(6)], concepts))
+    for classes, tells, names in cases:
+        path, _ = _report_of_classes(tmp_path, classes, names)
+        page = Page(browser, path, width=width)
+        cells = "#ranking-table tbody td.cls"
+        titles = page.page.eval_on_selector_all(cells, "els => els.map(e => e.title)")
+        shown = dict(zip(titles, _shown(page, cells)))
+        assert set(shown) == set(classes)
+        assert len(set(shown.values())) == len(classes), shown  # (none reads as another)
+        for full, tell in zip(classes, tells):
+            assert tell in shown[full], shown  # (the part that tells it apart, in view)
+        if width == 1280 and classes is split:  # (the room the table has: not 8em)
+            assert all(len(shown[c]) >= 28 for c in classes), shown
+        # every column stays in view on a wide page
+        if width == 1280:
+            wrap = page.page.locator("#ranking .table-wrap")
+            assert wrap.evaluate("e => e.scrollWidth <= e.clientWidth")
+        # the names whole without a tooltip: below the table
+        legend = page.page.inner_text("#ranking-names")
+        assert all(c in legend for c in classes), legend
+        folders = _shown(page, "#gallery .thumb .cap .dir")
+        assert len(set(folders)) == len(classes), folders
+        assert all(any(t in f for f in folders) for t in tells), folders
+        if names is short:
+            page.close()
+            continue
+        bars = page.page.locator(".frequent .bar-row a.concept")
+        labels = dict(zip(bars.evaluate_all("els => els.map(e => e.title)"),
+                          _shown(page, ".frequent .bar-row a.concept")))  # fmt: skip
+        long = {c: s for c, s in labels.items() if c != "sky"}
+        assert len(long) >= 4 and len(set(long.values())) == len(long), labels
+        for c, s in long.items():
+            assert s.startswith(c.split()[0] + " "), labels
+        page.close()
+
+
+@pytest.mark.filterwarnings("ignore::sksplice.analysis.TooFewSamplesWarning")
+def test_the_ranking_opens_with_the_significant_rows_first(browser, tmp_path):
+    # In label order the table opened with the rows of a class of one row (each at
+    # 100%, none significant), and the second class's significant rows hundreds of rows
+    # down; it now opens with the significant rows, by p-value, and those of classes in
+    # which nothing can be significant last.
+    concepts = [f"concept {j}" for j in range(40)]
+    classes = ["a lone one", "beach", "forest", "mountain"]
+    rng = np.random.default_rng(5)
+    y = np.array(["a lone one"] + ["beach"] * 12 + ["forest"] * 12 + ["mountain"] * 12)
+    W = (rng.random((len(y), 40)) < 0.3) * 0.5
+    W[0, :] = 0.5  # (every concept in the one row: 100%, and never significant)
+    for k, cls in enumerate(classes[1:]):
+        W[y == cls, 1 + 3 * k : 4 + 3 * k] = 0.9
+    results = [ImageResult(f"/d/{y[i]}/{i}.png", [], 0, 0.5, label=str(y[i]))
+               for i in range(len(y))]  # fmt: skip
+    ranking = rank_each_class(W, y, concepts)
+    path = write_report(tmp_path / "order.html", results, ranking=ranking,
+                        profiles=concept_profiles(W, y, concepts))  # fmt: skip
+    page = Page(browser, path, width=1280)
+    rows = page.page.eval_on_selector_all(
+        "#ranking-table tbody tr",
+        "trs => trs.map(tr => [tr.cells[0].title, tr.classList.contains('sig'),"
+        " tr.cells[5].textContent])",
+    )
+    n_sig = int(ranking["significant"].sum())
+    assert n_sig >= 6 and [r[1] for r in rows[:n_sig]] == [True] * n_sig
+    p = [float(r[2]) for r in rows[:n_sig]]
+    assert p == sorted(p)
+    # each class with a significant row shows one within the first rows
+    for cls in classes[1:]:
+        assert next(i for i, r in enumerate(rows) if r[0] == cls and r[1]) < n_sig
+    lone = [i for i, r in enumerate(rows) if r[0] == "a lone one"]
+    assert lone and min(lone) == len(rows) - len(lone)  # (its rows last)
+    assert "opens with the significant rows first" in page.page.inner_text("#ranking p.muted")
+    # the column titles still sort
+    page.page.locator("#ranking-table th", has_text="Difference").click()
+    values = [_num(t) for t in _column(page, 4)]
+    assert values == sorted(values)
+    page.close()
+
+
+@pytest.mark.filterwarnings("ignore::sksplice.analysis.TooFewSamplesWarning")
+@pytest.mark.parametrize("width", [1280, 390])
+def test_a_concepts_panel_of_many_classes_keeps_its_images_near(browser, tmp_path, width):
+    # 40 classes of 80-character names: the prevalence list held all 40 in label order,
+    # each name wrapped to 5 lines, and the images began 4,400 px below the panel's top.
+    classes = [
+        f"{w} \u2014 photographed for the regional archive collection (batch {k:02d})"
+        for k, w in enumerate(f"Class{c}" for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmn")
+    ]
+    concepts = [f"concept {j}" for j in range(40)]
+    path, _ = _report_of_classes(tmp_path, classes, concepts, n_per=3)
+    page = Page(browser, path, width=width)
+    p = page.page
+    p.locator('#ranking-table a.concept[data-concept="concept 39"]').first.click()
+    rows = p.locator("#detail .prevalence .bar-row")
+    shown = rows.evaluate_all("rs => rs.filter(r => r.offsetParent)")
+    assert 5 <= len(shown) <= 10, len(shown)
+    vals = p.locator("#detail .prevalence .bar-row:visible .val").all_inner_texts()
+    values = [_num(v) for v in vals]
+    assert values[1:] == sorted(values[1:], reverse=True)  # (after "all", the highest first)
+    assert values[1] == 100.0
+    heights = p.locator("#detail .prevalence .bar-row:visible").evaluate_all(
+        "rs => rs.map(r => r.getBoundingClientRect().height)"
+    )
+    assert max(heights) < 30, heights  # (one line each)
+    titles = p.locator("#detail .prevalence .bar-row:visible").evaluate_all(
+        "rs => rs.map(r => r.title)"
+    )
+    assert any(t.startswith(classes[39] + " (n=3): 3 of 3") for t in titles), titles
+    top = p.evaluate(
+        """(() => { const h = [...document.querySelectorAll('#detail h3')]
+                 .find(h => h.textContent.includes('strongest'));
+             return h.getBoundingClientRect().top
+                    - document.getElementById('detail-title').getBoundingClientRect().top; })()"""
+    )
+    assert top < 600, top
+    button = p.locator("#detail .prevalence button.show-all")
+    button.click()
+    assert rows.evaluate_all("rs => rs.filter(r => r.offsetParent).length") == 41
+    assert button.get_attribute("aria-expanded") == "true"
+    page.close()
+
+
+@pytest.mark.filterwarnings("ignore::sksplice.analysis.TooFewSamplesWarning")
+def test_a_printed_report_holds_the_ranking_and_says_what_it_leaves_out(browser, tmp_path):
+    # Printed, the ranking kept its box of 16 rows (16 of 1,466 rows on paper), and the
+    # search box, switches and "Show more" buttons were printed.
+    concepts = [f"concept {j}" for j in range(300)]
+    path, ranking = _report_of_classes(tmp_path, ["coast", "forest"], concepts, n_per=70)
+    page = Page(browser, path, width=794)
+    p = page.page
+    p.emulate_media(media="print")
+    wrap = p.locator("#ranking .table-wrap")
+    assert wrap.evaluate("e => e.scrollHeight <= e.clientHeight + 1")  # (no box: all drawn)
+    drawn = p.locator("#ranking-table tbody tr").count()
+    assert drawn == 500 < len(ranking)
+    for control in ("#ranking-search", "#ranking-significant", "#ranking-more",
+                    "#image-search", "#image-class", "#gallery-more"):  # fmt: skip
+        assert not p.locator(control).is_visible(), control
+    note = p.inner_text("#ranking-print-note")
+    assert f"the first 500 of these {len(ranking)} rows" in note
+    assert f"the other {len(ranking) - 500} are not printed" in note
+    gallery_note = p.inner_text("#gallery-print-note")
+    assert gallery_note == "Printed: 120 of these 140 images; the other 20 are not printed."
+    assert p.locator("#ranking-table th").first.inner_text() == "Class"  # (titles kept)
+    p.emulate_media(media="screen")
+    assert not p.locator("#ranking-print-note").is_visible()
+    assert wrap.evaluate("e => e.scrollHeight > e.clientHeight")  # (the box on screen)
+    page.close()
+
+
+def test_a_phone_wide_ranking_shows_the_p_value_and_verdict_in_view(browser, explorer):
+    # At 390 px "p adjusted" and "Significant" lay beyond the box's right edge; on a narrow
+    # screen they now come right after the names.
+    path = explorer[0]
+    page = Page(browser, path, width=390)
+    p = page.page
+    right = p.locator("#ranking .table-wrap").evaluate("e => e.getBoundingClientRect().right")
+    for title in ("p adjusted", "Significant"):
+        th = p.locator("#ranking-table th", has_text=title)
+        assert th.evaluate("e => e.getBoundingClientRect().right") <= right + 0.5, title
+    # each row's cells in the header's order
+    heads = p.locator("#ranking-table th").all_inner_texts()
+    first = p.locator("#ranking-table tbody tr").first.locator("td").all_inner_texts()
+    assert first[heads.index("Significant")] in ("yes", "no")
+    p.set_viewport_size({"width": 1280, "height": 900})
+    assert p.locator("#ranking-table th").all_inner_texts()[-1] == "Significant"
+    page.close()

@@ -107,42 +107,120 @@
     p.split(separators).filter((s) => s !== "").slice(-2).join("/");
   const className = (c) => (c < 0 ? "" : DATA.classes[c]);
 
-  // A name that may be cut where it is shown: its beginning, cut with an ellipsis where
-  // there is no room, then its last word (or last 12 characters), always shown, so that
-  // names alike but for their end (two long class folders, "... of temples" and "... of
-  // flowers") read apart. The name's text is the two parts' text, whole.
-  function cutName(text) {
+  // Where names shown together differ: for each name, the range of characters (code
+  // points, [from, to)) that tells it from the others, found from the longest beginning
+  // and the longest ending it shares with any other name (its neighbours in sorted
+  // order), widened to whole words. Names that share nothing get none (their last word
+  // is kept). "car (training split, 2024 collection)" beside "cat (...)" keeps "car";
+  // "class_0_with_..." beside "class_1_with_..." keeps "0".
+  const SEPARATOR = /[\s_\-/.,:;()[\]{}\u2013\u2014|]/u;
+  function apart(names) {
+    const list = Array.from(new Set(Array.from(names, String)));
+    const chars = new Map(list.map((n) => [n, Array.from(n)]));
+    const backwards = new Map(list.map((n) => [n, chars.get(n).slice().reverse()]));
+    const common = (a, b) => {
+      let i = 0;
+      while (i < a.length && i < b.length && a[i] === b[i]) i += 1;
+      return i;
+    };
+    const shared = (key) => {
+      const most = new Map(list.map((n) => [n, 0]));
+      const sorted = list.slice().sort((a, b) => {
+        const x = key(a).join(""), y = key(b).join("");
+        return x < y ? -1 : x > y ? 1 : 0;
+      });
+      for (let i = 0; i + 1 < sorted.length; i += 1) {
+        const c = common(key(sorted[i]), key(sorted[i + 1]));
+        for (const n of [sorted[i], sorted[i + 1]]) if (c > most.get(n)) most.set(n, c);
+      }
+      return most;
+    };
+    const begin = shared((n) => chars.get(n)), end = shared((n) => backwards.get(n));
+    const ranges = new Map();
+    const WORDLIKE = /[\p{L}\p{N}]/u;  // (a shared "/" or " (" alone is no shared part)
+    for (const name of list) {
+      const c = chars.get(name), n = c.length;
+      let pre = begin.get(name), suf = end.get(name);
+      if (!c.slice(0, pre).some((x) => WORDLIKE.test(x))) pre = 0;
+      if (!c.slice(n - suf).some((x) => WORDLIKE.test(x))) suf = 0;
+      if (pre === 0 && suf === 0) continue;  // (nothing shared)
+      // (where the shared beginning and ending overlap, "car (...)" beside "cart (...)"
+      // and "cat (...)", the name differs where they meet)
+      let from = Math.min(pre, n - suf), to = Math.max(pre, n - suf);
+      while (from > 0 && !SEPARATOR.test(c[from - 1])) from -= 1;
+      while (to < n && !SEPARATOR.test(c[to])) to += 1;
+      if (to === from) to = Math.min(n, from + 1);
+      if (to - from > 24) {  // (a long part that differs: the word where it starts to)
+        to = pre + 1;
+        while (to < n && !SEPARATOR.test(c[to])) to += 1;
+        to = Math.min(to, from + 24);
+      }
+      if (from === 0 && to === n) continue;
+      ranges.set(name, [from, to]);
+    }
+    return ranges;
+  }
+
+  // A name that may be cut where it is shown, in three parts: its beginning, cut with an
+  // ellipsis where there is no room; the part that tells it from the others (``keep``,
+  // from apart(); by default its last word, or last 12 characters), always shown; and
+  // the rest, cut first. Names alike but for their end ("... of temples", "... of
+  // flowers") or for their beginning ("car (training split, 2024 collection)", "cat
+  // (...)") read apart. The name's text is the parts' text, whole.
+  function cutName(text, keep) {
     const chars = Array.from(String(text));  // (by code point: an emoji is not split)
-    let cut = chars.length;
-    if (chars.length > 18) {
+    if (chars.length <= 18) return el("span", null, text);  // (short: cut at its end)
+    let from, to;
+    if (keep && keep[1] <= chars.length) {
+      [from, to] = keep;
+      if (from > 0 && chars[from - 1] === " ") from -= 1;  // ("… temples", spaced)
+    } else {
       const space = chars.lastIndexOf(" ", chars.length - 2);
-      cut = space > 0 && chars.length - space <= 17 ? space : chars.length - 12;
+      from = space > 0 && chars.length - space <= 17 ? space : chars.length - 12;
+      to = chars.length;
     }
     // (inline boxes, not flex items: the text copied, or read as innerText, is the name
-    // without a line break between the parts; the tail's width is given in characters)
-    if (cut === chars.length) return el("span", null, text);  // (short: cut at its end)
-    const span = el("span", { class: "cutname",
-                              style: "--tail:" + (chars.length - cut + 1) + "ch" });
-    span.append(el("span", { class: "head" }, chars.slice(0, cut).join("")),
-                el("span", { class: "tail" }, chars.slice(cut).join("")));
+    // without a line break between the parts; the widths are estimated in characters,
+    // then measured: fitCuts)
+    const rest = chars.slice(to).join("");
+    const span = el("span", { class: "cutname", style: "--head:" + from + "ch;--keep:" +
+                              (to - from + 1) + "ch;--rmin:" + (rest ? "1.2em" : "0px") });
+    span.append(el("span", { class: "head" }, chars.slice(0, from).join("")),
+                el("span", { class: "keep" }, chars.slice(from, to).join("")));
+    if (rest) span.append(el("span", { class: "rest" }, rest));
     return span;
   }
-  // The tails' widths as drawn, in place of the estimate in characters (short for wide
+  // The parts' widths as drawn, in place of the estimate in characters (short for wide
   // letters, "MMMWWW"): all read first, then all written (one layout).
-  function fitTails(root) {
+  function fitCuts(root) {
     const spans = Array.from(root.querySelectorAll(".cutname"));
-    const widths = spans.map((s) => s.lastElementChild.getBoundingClientRect().width);
+    const widths = spans.map((s) => [s.firstElementChild.scrollWidth,
+                                     s.children[1].getBoundingClientRect().width]);
     spans.forEach((s, i) => {
-      if (widths[i] > 0) s.style.setProperty("--tail", Math.ceil(widths[i]) + 1 + "px");
+      if (widths[i][1] > 0) {
+        s.style.setProperty("--head", widths[i][0] + "px");
+        s.style.setProperty("--keep", Math.ceil(widths[i][1]) + 1 + "px");
+      }
     });
   }
+  // what tells each name apart from the others of its kind on the page
+  const conceptKeep = apart(concepts.concat(
+    Array.from(document.querySelectorAll(".bar-row > a.concept"), (a) => a.textContent)));
+  const classKeep = apart(DATA.classes.concat(DATA.rankClasses || [],
+                                              (DATA.groups || []).filter((g) => g !== "all")));
+  const folderOf = (p) => {
+    const parts = shortName(p).split("/");
+    return parts.length > 1 ? parts.slice(0, -1).join("/") + "/" : null;
+  };
+  const folderKeep = apart(images.map((img) => folderOf(img.p)).filter((f) => f !== null));
+
   // a concept's link; ``cut``: in a column of its own width (a bar's label, the ranking
   // table's column of concepts), where a long name is cut in its middle
   function conceptLink(name, cut) {
     if (!cut) return el("a", { class: "concept", href: "#", "data-concept": name, title: name },
                         name);
     const a = el("a", { class: "concept", href: "#", "data-concept": name, title: name });
-    a.append(cutName(name));
+    a.append(cutName(name, conceptKeep.get(name)));
     return a;
   }
   function weightRow(name, weight, label) {
@@ -173,10 +251,11 @@
     // name no longer hides the file names (they differ where the folders do not)
     const parts = shortName(img.p).split("/");
     const cap = el("span", { class: "cap" });
-    if (parts.length > 1) {
+    const folder = folderOf(img.p);
+    if (folder !== null) {
       const dir = el("span", { class: "dir" });
-      // (class folders alike but for their end)
-      dir.append(cutName(parts.slice(0, -1).join("/") + "/"));
+      // (class folders alike but for their end, or their beginning)
+      dir.append(cutName(folder, folderKeep.get(folder)));
       cap.append(dir);
     }
     cap.append(el("span", { class: "file" }, parts[parts.length - 1]));
@@ -205,7 +284,8 @@
     const TESTS = ["z", "fisher"];
     const RANK = DATA.ranking.map((r) => [DATA.rankClasses[r[0]], concepts[r[1]], r[2], r[3], r[4],
                                           TESTS[r[5]], r[6], r[7] === 1,
-                                          r[8] ?? null, r[9] ?? null, r[10] ?? null, r[11] ?? null]);
+                                          r[8] ?? null, r[9] ?? null, r[10] ?? null, r[11] ?? null,
+                                          r[0]]);
     // a share with the counts behind it ("100.0% 2/2"): a share alone hides whether
     // it is 2 of 2 images or 200 of 200
     function shareCell(share, count, size) {
@@ -216,7 +296,66 @@
       }
       return td;
     }
-    const order = RANK.map((_, i) => i);
+    // The order the table opens in: the significant rows first, by p-value and then by
+    // difference, and the rows of classes in which no concept can be significant (too
+    // small, or not differing from the rest as a whole: named above the table) last. In
+    // label order, the first rows were all of the first class (of one image, at 100%,
+    // where it was the first), and another class's significant rows hundreds down.
+    const last = new Set(DATA.rankLast || []);
+    const pOf = (r) => (r[6] === null ? Infinity : r[6]);
+    const diffOf = (r) => (r[4] === null ? -Infinity : r[4]);
+    const order = RANK.map((_, i) => i).sort((a, b) => {
+      const x = RANK[a], y = RANK[b];
+      return (y[7] - x[7]) || (last.has(x[12]) - last.has(y[12])) ||
+        (pOf(x) - pOf(y)) || (diffOf(y) - diffOf(x)) || a - b;
+    });
+    // On a narrow screen the p-value and the verdict come right after the names (they
+    // lay beyond the box's right edge, behind a sideways scroll)
+    const narrow = window.matchMedia("(max-width: 600px)");
+    const headRow = table.querySelector("thead tr");
+    const columnOrder = () => (narrow.matches ? [0, 1, 6, 7, 4, 2, 3, 5]
+                                              : [0, 1, 2, 3, 4, 5, 6, 7]);
+    function orderHeader() {
+      for (const col of columnOrder()) {
+        const th = headRow.querySelector('th[data-col="' + col + '"]');
+        if (th) headRow.append(th);
+      }
+    }
+    orderHeader();
+    // The columns of names take the width the box has before being cut: their natural
+    // widths where the table fits, else shared out, each at least 8em (9em for concepts;
+    // less on a narrow screen), the longer cut first.
+    function fitColumns() {
+      const wrap = table.parentElement;
+      const cols = [["--cls-max", 0, 8], ["--con-max", 1, 9]]
+        .map(([v, col, em]) => [v, table.querySelector('th[data-col="' + col + '"]'), em])
+        .filter(([, th]) => th);
+      for (const [v] of cols) table.style.setProperty(v, "none");
+      const room = wrap.clientWidth;
+      const natural = table.offsetWidth;
+      if (natural <= room || !room) return;
+      const font = parseFloat(getComputedStyle(table).fontSize) || 14;
+      const widths = cols.map(([, th]) => th.offsetWidth);
+      const cell = table.querySelector("tbody td");
+      const style = cell ? getComputedStyle(cell) : null;
+      const pad = style ? parseFloat(style.paddingLeft) + parseFloat(style.paddingRight) : 16;
+      // (2 px to spare: widths are rounded)
+      let left = room - 2 - (natural - widths.reduce((a, b) => a + b, 0)) - pad * cols.length;
+      const wants = widths.map((w) => w - pad);
+      // (the shorter column whole where the longer can take the rest, else half each)
+      const caps = wants.slice();
+      const sorted = wants.map((w, i) => [w, i]).sort((a, b) => a[0] - b[0]);
+      sorted.forEach(([w, i], k) => {
+        const share = left / (sorted.length - k);
+        caps[i] = Math.min(w, share);
+        left -= caps[i];
+      });
+      cols.forEach(([v, , em], i) => {
+        const floor = Math.min(em * font, 0.22 * room);  // (a phone: 75 px of 342)
+        table.style.setProperty(v, Math.floor(Math.max(floor, caps[i])) + "px");
+      });
+    }
+    const printNote = document.getElementById("ranking-print-note");
 
     function visibleRows() {
       const q = search.value.trim().toLowerCase();
@@ -232,26 +371,29 @@
       const rows = visibleRows();
       tbody.replaceChildren();
       const frag = document.createDocumentFragment();
+      const columns = columnOrder();
       for (const r of rows.slice(0, state.limit)) {
         const tr = el("tr", r[7] ? { class: "sig" } : null);
+        const cells = {};
         if (!oneGroup) {
-          const cell = el("td", { class: "cls", title: r[0] });
-          cell.append(cutName(r[0]));  // (cut in its middle when very long)
-          tr.append(cell);
+          cells[0] = el("td", { class: "cls", title: r[0] });
+          // (cut where the classes differ, when there is no room for the whole)
+          cells[0].append(cutName(r[0], classKeep.get(r[0])));
         }
-        const td = el("td", { class: "con" });
-        td.append(conceptLink(r[1], true));  // (a long phrase cut in its middle)
-        tr.append(td);
+        cells[1] = el("td", { class: "con" });
+        cells[1].append(conceptLink(r[1], true));  // (a long phrase cut in its middle)
         // (the difference from the counts too, as the analysis computes it: one division
         // of the exact difference of the counts, c1 n2 - c2 n1, by n1 n2)
         const counted = r[8] !== null && r[9] !== null && r[10] !== null && r[11] !== null &&
           r[9] > 0 && r[11] > 0;
         const diff = counted ? (r[8] * r[11] - r[10] * r[9]) / (r[9] * r[11]) : r[4];
-        tr.append(shareCell(r[2], r[8], r[9]), shareCell(r[3], r[10], r[11]),
-                  el("td", { class: "num" }, pts(diff)));
-        if (!oneTest) tr.append(el("td", null, r[5]));
-        tr.append(el("td", { class: "num" }, pfmt(r[6], r[7] ? DATA.alpha : undefined)),
-                  el("td", null, r[7] ? "yes" : "no"));
+        cells[2] = shareCell(r[2], r[8], r[9]);
+        cells[3] = shareCell(r[3], r[10], r[11]);
+        cells[4] = el("td", { class: "num" }, pts(diff));
+        if (!oneTest) cells[5] = el("td", null, r[5]);
+        cells[6] = el("td", { class: "num" }, pfmt(r[6], r[7] ? DATA.alpha : undefined));
+        cells[7] = el("td", null, r[7] ? "yes" : "no");
+        for (const col of columns) if (cells[col]) tr.append(cells[col]);
         frag.append(tr);
       }
       const nSig = RANK.filter((r) => r[7]).length;
@@ -268,11 +410,35 @@
         frag.append(tr);
       }
       tbody.append(frag);
-      fitTails(tbody);
+      fitCuts(tbody);
+      fitColumns();
       count.textContent = rows.length + " of " + RANK.length + " " + TROW + "s, " + nSig +
         " significant";
       more.hidden = rows.length <= state.limit;
+      // (printed: what the printed table leaves out, which the page shows on a click)
+      const drawn = Math.min(rows.length, state.limit);
+      const notes = [];
+      if (drawn < rows.length) {
+        const sigDrawn = rows.slice(0, drawn).filter((r) => r[7]).length;
+        const sigAll = rows.filter((r) => r[7]).length;
+        notes.push("Printed: the first " + drawn + " of these " + rows.length + " " + TROW +
+          "s (" + (!sigAll ? "none is significant" : sigDrawn === sigAll
+            ? (sigAll === 1 ? "the significant one" : "all " + sigAll + " significant ones")
+            : sigDrawn + " of the " + sigAll + " significant ones") + "); the other " + (rows.length - drawn) + " are not printed.");
+      }
+      if (rows.length < RANK.length) {
+        notes.push((RANK.length - rows.length) + " " + TROW + (RANK.length - rows.length === 1
+          ? " is" : "s are") + " filtered out (the search or \u201csignificant only\u201d) " +
+          "and not printed.");
+      }
+      printNote.textContent = notes.join(" ");
     }
+    narrow.addEventListener("change", () => { orderHeader(); render(); });
+    let resizing = 0;
+    window.addEventListener("resize", () => {
+      cancelAnimationFrame(resizing);
+      resizing = requestAnimationFrame(fitColumns);
+    });
     function sortBy(col, numeric) {
       state.dir = state.col === col ? -state.dir : 1;
       state.col = col;
@@ -299,6 +465,23 @@
       button.addEventListener("click", () => sortBy(Number(th.dataset.col),
                                                     th.dataset.type === "num"));
       th.replaceChildren(button);
+    }
+    // The long class names in full, below the table (a cut one is whole in its tooltip,
+    // which a touch screen or a print does not show): the part that tells each apart in
+    // bold, as the table keeps it.
+    const legend = document.getElementById("ranking-names");
+    const long = oneGroup ? [] : DATA.rankClasses.filter((c) => Array.from(c).length > 18);
+    if (legend && long.length) {
+      legend.append(el("span", null, "In full: "));
+      long.forEach((name, k) => {
+        const chars = Array.from(name);
+        const [from, to] = classKeep.get(name) || [0, 0];
+        const item = el("span", { class: "name" }, chars.slice(0, from).join(""));
+        if (to > from) item.append(el("b", null, chars.slice(from, to).join("")));
+        item.append(chars.slice(to).join(""));
+        legend.append(item, k + 1 < long.length ? "; " : ".");
+      });
+      legend.hidden = false;
     }
     search.addEventListener("input", () => { state.limit = PAGE_ROWS; render(); });
     sigOnly.addEventListener("change", () => { state.limit = PAGE_ROWS; render(); });
@@ -333,13 +516,20 @@
     const frag = document.createDocumentFragment();
     for (const i of shown.slice(0, galleryLimit)) frag.append(thumb(i));
     gallery.append(frag);
-    fitTails(gallery);
+    fitCuts(gallery);
     const n = Math.min(shown.length, galleryLimit);
     imageCount.textContent = (n === shown.length
       ? counted(shown.length)
       : "showing " + n + " of " + counted(shown.length)) +
       (shown.length !== images.length ? " (" + images.length + " in all)" : "");
     galleryMore.hidden = shown.length <= galleryLimit;
+    const notes = [];
+    if (n < shown.length) notes.push("Printed: " + n + " of these " + counted(shown.length) +
+      "; the other " + (shown.length - n) + " are not printed.");
+    if (shown.length < images.length) notes.push((images.length - shown.length) + " " +
+      (images.length - shown.length === 1 ? UNIT + " is" : UNITS + " are") +
+      " filtered out and not printed.");
+    document.getElementById("gallery-print-note").textContent = notes.join(" ");
   }
   imageSearch.addEventListener("input", () => { galleryLimit = PAGE_IMAGES; renderGallery(); });
   imageClass.addEventListener("change", () => {
@@ -381,7 +571,7 @@
       nodes.splice(1, 0, back);
     }
     detail.replaceChildren(...nodes);
-    fitTails(detail);
+    fitCuts(detail);
     status.textContent = message;
     const aside = document.getElementById("detail");
     aside.scrollTop = 0;
@@ -434,7 +624,18 @@
       const box = el("div", { class: "prevalence" });
       box.append(el("h3", null, "Prevalence per " + DATA.labelWord));
       const intervals = (DATA.prevalenceInterval || {})[name];
-      DATA.groups.forEach((g, k) => {
+      // the whole dataset first, then the groups by prevalence (in label order, the one
+      // group holding a concept could be 40 rows down); of many groups the top few, with
+      // a button for the others, so that the images below stay near
+      const groups = DATA.groups.map((g, k) => k);
+      const whole = groups.filter((k) => DATA.groups[k] === "all");
+      const rest = groups.filter((k) => DATA.groups[k] !== "all")
+        .sort((a, b) => (prev[b] ?? -1) - (prev[a] ?? -1) || a - b);
+      const TOP = 8;
+      const folded = rest.length > TOP + 2;
+      const rows = [];
+      whole.concat(rest).forEach((k, at) => {
+        const g = DATA.groups[k];
         const shown = DATA.groupNames[k] || g;  // (with its number of images or rows)
         // (a group of one image holding the concept is at 100%: the whisker, its 95%
         // interval, says how little that is)
@@ -443,7 +644,10 @@
           ci[2].toLocaleString("en-US") + " of " + DATA.groupSizes[k].toLocaleString("en-US") +
           " " + (DATA.groupSizes[k] === 1 ? UNIT : UNITS) +
           ", 95% interval " + pct(ci[0]) + " to " + pct(ci[1]) : shown });
-        row.append(el("span", { class: "cls" }, shown));
+        // (one line, cut where the groups' names differ: whole in the tooltip)
+        const label = el("span", { class: "cls" });
+        label.append(cutName(shown, classKeep.get(g)));
+        row.append(label);
         const track = el("span", { class: "track" });
         track.append(el("span", { class: "fill alt",
                                   style: "width:" + (100 * (prev[k] || 0)).toFixed(1) + "%" }));
@@ -453,8 +657,24 @@
         }
         row.append(track, el("span", { class: "val" },
                              pct(ci ? shareOf(prev[k], ci[2], DATA.groupSizes[k]) : prev[k])));
+        if (folded && at >= whole.length + TOP) row.hidden = true;
+        rows.push(row);
         box.append(row);
       });
+      if (folded) {
+        const n = rest.length - TOP;
+        const all = el("button", { type: "button", class: "show-all", "aria-expanded": "false" },
+                       "Show all " + rest.length + " " + DATA.labelsWord + " (" + n + " more)");
+        all.addEventListener("click", () => {
+          const open = all.getAttribute("aria-expanded") !== "true";
+          rows.slice(whole.length + TOP).forEach((r) => { r.hidden = !open; });
+          all.setAttribute("aria-expanded", String(open));
+          all.textContent = open ? "Show the top " + TOP + " only"
+                                 : "Show all " + rest.length + " " + DATA.labelsWord + " (" + n + " more)";
+          fitCuts(box);
+        });
+        box.append(all);
+      }
       if (intervals && intervals.some((ci) => ci)) {
         box.append(el("p", { class: "muted" }, "Whiskers: exact 95% intervals (Clopper-Pearson), each bar's own."));
       }
@@ -526,9 +746,9 @@
   // the bars of the page (frequent concepts, class cards): their long names cut in the
   // middle, as the bars this script draws
   for (const a of document.querySelectorAll(".bar-row > a.concept")) {
-    a.replaceChildren(cutName(a.textContent));
+    a.replaceChildren(cutName(a.textContent, conceptKeep.get(a.textContent)));
   }
-  fitTails(document);
+  fitCuts(document);
 
   window.__skspliceReadyMs = performance.now();
   document.body.setAttribute("data-ready", "1");
