@@ -809,9 +809,8 @@ def _untestable_text(ranking: pd.DataFrame | None, unit: str = "image") -> str:
         counted = f"{_counted(sizes[str(label)], unit)}, " if str(label) in sizes else ""
         return f"{label} ({counted}{said} {float(p):.2g})"
 
-    named = [
-        bracketed(label, p) for label, p in smallest.items() if not _below_alpha(float(p), alpha)
-    ]
+    too_small, undiffering_q = _classes_without_findings(ranking)
+    named = [bracketed(label, p) for label, p in too_small.items()]
     texts = []
     if named:
         one = len(named) == 1
@@ -825,15 +824,7 @@ def _untestable_text(ranking: pd.DataFrame | None, unit: str = "image") -> str:
     # (the first of two levels: a class not found to differ from the rest as a whole has
     # no significant concept; those too small to test are named above)
     class_p = attrs.get("class_p_adjusted") if ranking is not None and len(ranking) else None
-    undiffering = (
-        [
-            bracketed(label, q, "adjusted p")
-            for label, q in class_p.items()
-            if not _below_alpha(float(q), alpha) and _below_alpha(smallest.get(label, 0.0), alpha)
-        ]
-        if isinstance(class_p, Mapping)
-        else []
-    )
+    undiffering = [bracketed(label, q, "adjusted p") for label, q in undiffering_q.items()]
     # (the adjusted p of each class large enough to test)
     tested = (
         {
@@ -864,23 +855,42 @@ def _untestable_text(ranking: pd.DataFrame | None, unit: str = "image") -> str:
     return " ".join(texts)
 
 
-def _unpromising_classes(ranking: pd.DataFrame | None) -> set[str]:
-    """The classes of a ranking that no concept can be significant in, as the page says
-    above the table (:func:`_untestable_text`): those too small for any p-value below
-    ``alpha``, and of a ranking adjusted in two levels those not found to differ from the
-    rest as a whole. The table opens with their rows last."""
+def _classes_without_findings(
+    ranking: pd.DataFrame | None,
+) -> tuple[dict[Any, float], dict[Any, float]]:
+    """The classes of a ranking in which no concept can be significant: those too small
+    for any p-value below ``alpha`` (each with its smallest possible p-value), and, of a
+    ranking adjusted in two levels, those large enough but not found to differ from the
+    rest as a whole (each with its adjusted p-value). Empty for a ranking of one
+    comparison, or without these attributes."""
     from .analysis import _below_alpha
 
     attrs = {} if ranking is None else ranking.attrs
     smallest, alpha = attrs.get("smallest_p_value"), attrs.get("alpha")
     if not isinstance(smallest, Mapping) or not isinstance(alpha, numbers.Real):
-        return set()
+        return {}, {}
     alpha = float(alpha)
-    out = {str(label) for label, p in smallest.items() if not _below_alpha(float(p), alpha)}
-    class_p = attrs.get("class_p_adjusted")
-    if isinstance(class_p, Mapping):
-        out.update(str(label) for label, q in class_p.items() if not _below_alpha(float(q), alpha))
-    return out
+    too_small = {
+        label: float(p) for label, p in smallest.items() if not _below_alpha(float(p), alpha)
+    }
+    class_p = attrs.get("class_p_adjusted") if ranking is not None and len(ranking) else None
+    undiffering = (
+        {
+            label: float(q)
+            for label, q in class_p.items()
+            if not _below_alpha(float(q), alpha) and label not in too_small
+        }
+        if isinstance(class_p, Mapping)
+        else {}
+    )
+    return too_small, undiffering
+
+
+def _unpromising_classes(ranking: pd.DataFrame | None) -> set[str]:
+    """The classes of a ranking that no concept can be significant in, as the page says
+    above the table (:func:`_untestable_text`); the table opens with their rows last."""
+    too_small, undiffering = _classes_without_findings(ranking)
+    return {str(label) for label in [*too_small, *undiffering]}
 
 
 def _listed(names: list[str]) -> str:
