@@ -14,6 +14,7 @@ Pipeline does.
 
 from __future__ import annotations
 
+import os
 import warnings
 from typing import Any, TypeGuard
 
@@ -118,12 +119,23 @@ def _check_modalities(embedder: Any, embedder_name: str, splice: Any, what: str)
     given = getattr(splice, option, None)
     if given is None:
         return
-    named = repr(given) if isinstance(given, str) else "an array"
+    if isinstance(given, str):
+        named = repr(given)
+    elif isinstance(given, os.PathLike):
+        named = repr(os.fspath(given))
+    else:
+        named = "an array"
+    centre = (
+        "text_mean=None (learned from the texts) or 'concepts'"
+        if embeds == "text"
+        else "image_mean=None (learned from the images), 'pretrained' or one of its own"
+    )
     raise ValueError(
         f"{what}: SpliceTransformer(modality={splice.modality!r}, {option}={named}) centres "
         f"{splice.modality} embeddings, and the step before it, {embedder_name!r}, embeds "
         f"{embeds}s (CLIPEmbedder(modality={embeds!r})): give the SpliceTransformer "
-        f"modality={embeds!r} (each modality is centred by a centre of its own)"
+        f"modality={embeds!r} and {centre} in place of {option} (each modality is centred "
+        "by a centre of its own)"
     )
 
 

@@ -197,7 +197,7 @@ class ConceptRetriever(OneBlockMixin, VersionStampMixin, BaseEstimator):
 
     With ``metric="cosine"`` each item's weights are divided by their L2 norm
     (over all concepts) and the query by its own (neighbours added to it
-    included), so that the scores are cosines and items with many
+    included), so that the scores of ``"or"`` are cosines and items with many
     other concepts do not outrank items that are mostly about the query. Items
     that are not matches are never returned, so a query may return fewer than
     ``k`` items. Ties are broken by item index (lower first).

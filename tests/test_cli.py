@@ -2414,6 +2414,10 @@ def test_lines_of_a_labels_file_are_named_by_their_place_in_the_file(
     table.write_text(f'path,label\n{images[1]},"water\nbird"\n{images[0]},\n')
     code, _, err = _main(argv, capsys)
     assert code == 2 and f"{table}, line 4: no label for" in err, err
+    # (a cell longer than the csv module reads: the rows are numbered in order, as before)
+    table.write_text(f'path,label\n{images[1]},"{"w" * 200_000}"\n{images[0]},\n')
+    code, _, err = _main(argv, capsys)
+    assert code == 2 and f"{table}, line 3: no label for" in err, err
 
 
 def test_of_two_label_columns_the_first_in_order_of_preference_gives_the_classes(
@@ -4427,6 +4431,22 @@ def test_a_labels_file_of_paths_from_the_working_folder_says_where_paths_are_rea
         "the paths of lab.csv name no image relative to data, and are read from the working "
         "folder, where they name images"
     ) in caplog.messages
+    # ... and an image without a row, a row naming no image, are said so: the row it
+    # needs is read from the working folder too (it was asked for as "dog/1.png", which
+    # would have turned the reading from the working folder off)
+    Path("lab.csv").write_text("path,label\n" + "\n".join([*rows[:3], "data/x.png,x"]) + "\n")
+    caplog.clear()
+    with pytest.raises(cli.CLIError) as refused, caplog.at_level(logging.INFO, logger="sksplice"):
+        _inputs._read_labels(Path("lab.csv"), Path("data"), cli.collect_images([root]))
+    assert str(refused.value).startswith(
+        f"lab.csv has no label for image {root / 'dog' / '1.png'}: expected a row for "
+        "data/dog/1.png (a relative path is read from the working folder, as the file's "
+        "other paths), or for its absolute path"
+    ), refused.value
+    assert any(
+        m.endswith("(line 5: data/x.png; a relative path is read from the working folder, as "
+                   "the file's other paths)") for m in caplog.messages
+    ), caplog.messages  # fmt: skip
     # one path of the folder among them: the paths are read from the folder, and the
     # others said to name an image from the working folder instead
     rows[0] = "cat/0.png,cat"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import re
 
 import numpy as np
 import pytest
@@ -98,7 +99,8 @@ def _data(n=40):
             r"^step 'splicetransformer': SpliceTransformer\(modality='image', image_mean=an "
             r"array\) centres image embeddings, and the step before it, 'clipembedder', embeds "
             r"texts \(CLIPEmbedder\(modality='text'\)\): give the SpliceTransformer "
-            r"modality='text'",
+            r"modality='text' and text_mean=None \(learned from the texts\) or 'concepts' in "
+            r"place of image_mean",
         ),
     ],
 )
@@ -132,7 +134,7 @@ def test_every_step_is_checked_before_the_first_step_works(
     assert first.fitted == 1
 
 
-def test_a_centre_learned_from_the_embeddings_is_of_their_modality(tiny_clip_model):
+def test_a_centre_learned_from_the_embeddings_is_of_their_modality(tiny_clip_model, tmp_path):
     # (what a SpliceTransformer learns from X is the centre of what X holds: a modality
     # that differs from the embedder's changes nothing there, and is not refused)
     from sksplice.pipeline import check_steps
@@ -143,6 +145,12 @@ def test_a_centre_learned_from_the_embeddings_is_of_their_modality(tiny_clip_mod
     check_steps(make_pipeline(images, _splice(modality="text")))
     with pytest.raises(ValueError, match=r"text_mean='concepts'\) centres text embeddings"):
         check_steps(make_pipeline(images, _splice(modality="text", text_mean="concepts")))
+    # (a file named by a path is named as such; the advice, taken, is not refused)
+    mean = tmp_path / "image_mean.npy"
+    np.save(mean, np.full(8, 0.1))
+    with pytest.raises(ValueError, match=rf"image_mean={re.escape(repr(str(mean)))}\) centres"):
+        check_steps(make_pipeline(texts, _splice(image_mean=mean)))
+    check_steps(make_pipeline(texts, _splice(modality="text", text_mean="concepts")))
 
 
 class _Recorder(FunctionTransformer):

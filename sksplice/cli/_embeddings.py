@@ -746,16 +746,13 @@ def _names_column(
     option ``pick``, by default ``option`` followed by ``-column``), else the first path
     column, else the first of :data:`_NAME_HEADERS`, else the only one (of ``--labels``:
     the first of ``_inputs._LABEL_HEADERS``, else the only one)."""
-    from .._names import close_matches
-    from ._inputs import _LABEL_HEADERS, _PATH_HEADERS
+    from ._inputs import _LABEL_HEADERS, _PATH_HEADERS, column_hint
 
     if column is not None:
         if column not in columns:
-            close = close_matches(column, columns, n=2)
-            hint = f" (did you mean {' or '.join(map(repr, close))}?)" if close else ""
             raise CLIError(
                 f"{pick or option + '-column'} {column}: {option} {path} has no column "
-                f"{column!r}{hint}; its columns: {', '.join(columns)}"
+                f"{column!r}{column_hint(column, columns)}; its columns: {', '.join(columns)}"
             )
         return column
     lower = [c.lower() for c in columns]

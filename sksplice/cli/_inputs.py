@@ -669,12 +669,15 @@ def _record_lines(path: Path, sep: str) -> list[int]:
     import csv
 
     starts, line = [], 0
-    with open(path, encoding="utf-8-sig", newline="") as fh:
-        reader = csv.reader(fh, delimiter=sep)
-        for record in reader:
-            if any(cell.strip() for cell in record):
-                starts.append(line + 1)
-            line = reader.line_num
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as fh:
+            reader = csv.reader(fh, delimiter=sep)
+            for record in reader:
+                if any(cell.strip() for cell in record):
+                    starts.append(line + 1)
+                line = reader.line_num
+    except (csv.Error, OSError, UnicodeDecodeError):
+        return []  # (read otherwise than pandas did: the caller numbers the rows in order)
     return starts
 
 
@@ -881,11 +884,11 @@ def _read_labels(
             root,
             shown,
             more,
-            root,
+            root if start == root else "the working folder, as the file's other paths",
         )
     missing = [p for p, label in zip(paths, labels, strict=True) if label is None]
     if missing:
-        message = _no_label(labels_csv, root, missing, unmatched, from_cwd)
+        message = _no_label(labels_csv, root, missing, unmatched, from_cwd, start)
         # (label,path in place of path,label: the labels are file names of images)
         swapped = [
             (line, key, label)
@@ -903,18 +906,24 @@ def _read_labels(
     return [str(label) for label in labels]
 
 
+def column_hint(column: str, columns: Sequence[str]) -> str:
+    """``" (did you mean 'label'?)"`` for a misspelt ``column`` of a table of ``columns``
+    (its two closest), or ``""``."""
+    from .._names import close_matches
+
+    close = close_matches(column, columns, n=2)
+    return f" (did you mean {' or '.join(map(repr, close))}?)" if close else ""
+
+
 def _columns_named(labels_csv: Path, header: list[str], column: str) -> tuple[int, int]:
     """The path and label columns of a labels table whose first line is ``header``, its
     label column picked by ``--labels-column``: the path column is the one whose header
     names paths (or the other of two)."""
-    from .._names import close_matches
-
     named = [h.strip() for h in header]
     if column not in named:
-        close = close_matches(column, named, n=2)
-        hint = f" (did you mean {' or '.join(map(repr, close))}?)" if close else ""
         raise CLIError(
-            f"--labels-column {column}: {labels_csv} has no column {column!r}{hint}; its "
+            f"--labels-column {column}: {labels_csv} has no column {column!r}"
+            f"{column_hint(column, named)}; its "
             f"first line, read as its header: {', '.join(named)}"
         )
     if named.count(column) > 1:
@@ -974,15 +983,22 @@ def _no_label(
     missing: Sequence[Path],
     unmatched: int,
     from_cwd: Sequence[tuple[int, str]],
+    start: Path | None = None,
 ) -> str:
     """The error for images of ``root`` that no row of ``labels_csv`` labels: the first,
-    the row it needs, and the rows that named no image (read from the working folder?)."""
+    the row it needs, and the rows that named no image (read from the working folder?).
+    ``start``: the folder the file's relative paths are read from (``root`` by default;
+    the working folder where they name images from there)."""
     first = missing[0]
     others = f" (and {plural(len(missing) - 1, 'other image')})" if len(missing) > 1 else ""
-    expected = Path(os.path.abspath(first)).relative_to(os.path.abspath(root)).as_posix()
+    start = root if start is None else start
+    expected = Path(os.path.relpath(os.path.abspath(first), os.path.abspath(start))).as_posix()
+    where = (
+        f"the folder {root}" if start == root else "the working folder, as the file's other paths"
+    )
     text = (
         f"{labels_csv} has no label for image {first}{others}: expected a row for "
-        f"{expected} (a relative path is read from the folder {root}), or for its absolute path"
+        f"{expected} (a relative path is read from {where}), or for its absolute path"
     )
     if unmatched:
         text += (
