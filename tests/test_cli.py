@@ -2303,6 +2303,11 @@ def test_a_labels_file_of_more_columns_needs_a_header_naming_them(
         assert {r["class"] for r in json.loads(out.read_text())["ranking"]} == {"cats", "dogs"}
 
 
+def _image_names(root: Path) -> list[str]:
+    """The images of the tree ``root`` by their paths relative to it, sorted."""
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*.png"))
+
+
 def _classes_profiled(args: list[str], vocab_file, out: Path, capsys) -> tuple[set[str], str]:
     """The classes of a ``profile`` run written as JSON to ``out``, and its stderr."""
     code, _, err = _main([*args, "-f", "json", "-o", str(out), *_model_args(vocab_file)], capsys)
@@ -2356,7 +2361,7 @@ def test_a_labels_table_needs_one_column_of_paths_for_its_labels_column(
 def test_a_labels_column_is_refused_where_it_cannot_be_the_classes(
     image_tree, vocab_file, inproc, tmp_path, capsys
 ):
-    images = sorted(str(p.relative_to(image_tree)) for p in image_tree.rglob("*.png"))
+    images = _image_names(image_tree)
     table = tmp_path / "metadata.csv"
     argv = ["profile", str(image_tree), "--labels", str(table), "--labels-column"]
     # the column of paths itself (it was taken for the classes, or "no column names paths")
@@ -2375,7 +2380,7 @@ def test_a_labels_column_is_refused_where_it_cannot_be_the_classes(
 def test_a_metadata_row_of_an_image_not_in_the_folder_may_leave_its_class_blank(
     image_tree, vocab_file, inproc, tmp_path, capsys
 ):
-    images = sorted(str(p.relative_to(image_tree)) for p in image_tree.rglob("*.png"))
+    images = _image_names(image_tree)
     table = tmp_path / "metadata.csv"
     table.write_text(
         "img_filename,place\n"
@@ -2398,7 +2403,7 @@ def test_lines_of_a_labels_file_are_named_by_their_place_in_the_file(
 ):
     # Blank lines were dropped before the rows were numbered: two labels given on
     # lines 4 and 6 were said to be given on lines 2 and 3.
-    images = sorted(str(p.relative_to(image_tree)) for p in image_tree.rglob("*.png"))
+    images = _image_names(image_tree)
     table = tmp_path / "labels.csv"
     table.write_text(f"\npath,label\n\n{images[0]},cat\n,\n{images[0]},dog\n")
     argv = ["profile", str(image_tree), "--labels", str(table), *_model_args(vocab_file)]
@@ -2425,7 +2430,7 @@ def test_of_two_label_columns_the_first_in_order_of_preference_gives_the_classes
 ):
     # "filename,class_name,target" (a class and its index, as exports write them) was
     # read by class_name; with target a label header too, it was refused.
-    images = sorted(str(p.relative_to(image_tree)) for p in image_tree.rglob("*.png"))
+    images = _image_names(image_tree)
     table = tmp_path / "labels.csv"
     table.write_text(
         "filename,target,class_name\n"

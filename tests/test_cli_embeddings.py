@@ -121,6 +121,14 @@ def test_names_come_from_one_file_per_npy_file_or_one_for_all(run_env, tmp_path,
     )
 
 
+def _refused(argv: list[str], capsys) -> str:
+    """The standard error of ``sksplice ARGV`` run in process and refused (exit status 2,
+    nothing on standard output), stripped."""
+    code, out, err = _main(argv, capsys)
+    assert code == 2 and out == "", err
+    return err.strip()
+
+
 def test_the_column_of_names_of_a_table_is_found_or_picked(run_env, tmp_path, capsys):
     X = tmp_path / "text_emb_0.npy"
     np.save(X, np.random.default_rng(2).normal(size=(2, 32)).astype(np.float32))
@@ -144,9 +152,7 @@ def test_the_column_of_names_of_a_table_is_found_or_picked(run_env, tmp_path, ca
     ), err
     assert err.strip().endswith("pick one with --names-column")
     argv = ["decompose", str(X), "--names", str(table), "--names-column", "Width"]
-    code, out, err = _main([*argv, *_args(tmp_path)], capsys)
-    assert code == 2
-    assert err.strip() == (
+    assert _refused([*argv, *_args(tmp_path)], capsys) == (
         f"sksplice: error: --names-column Width: --names {table} has no column 'Width' "
         "(did you mean 'width'?); its columns: width, height"
     )
@@ -154,9 +160,7 @@ def test_the_column_of_names_of_a_table_is_found_or_picked(run_env, tmp_path, ca
     # named the column is the one named (it said --names, without a close match)
     table.write_text("key,label\n000,cat\n001,dog\n", encoding="utf-8")
     argv = ["profile", str(X), "--names", str(table), "--labels-column", "lable"]
-    code, out, err = _main([*argv, *_args(tmp_path)], capsys)
-    assert code == 2 and out == ""
-    assert err.strip() == (
+    assert _refused([*argv, *_args(tmp_path)], capsys) == (
         f"sksplice: error: --labels-column lable: --names {table} has no column 'lable' "
         "(did you mean 'label'?); its columns: key, label"
     )
@@ -173,9 +177,7 @@ def test_a_names_file_that_is_not_utf8_is_named_with_its_line_and_byte(run_env, 
     table.write_bytes("key,caption\n0,a dog\n1,a cat\n2,a caf\u00e9\n".encode("latin-1"))
     for names, line in ((lines, 3), (table, 4)):
         argv = ["decompose", str(X), "--names", str(names), *_args(tmp_path)]
-        code, out, err = _main(argv, capsys)
-        assert code == 2 and out == ""
-        assert err.strip() == (
+        assert _refused(argv, capsys) == (
             f"sksplice: error: --names {names}, line {line}: not valid UTF-8 (byte 0xe9); "
             "save it as UTF-8"
         )
