@@ -835,15 +835,15 @@ def _room_advice(ax: Axes) -> str:
 
 
 def _legend_above(ax: Axes, title: str, handles: list[Any]) -> None:
-    """Title the axes, with the legend in one row (or one entry a row) between the title
-    and the axes.
+    """Title the axes, with the legend in one row (or as few rows as fit, one entry a
+    row beside other axes) between the title and the axes.
 
     Outside the axes the legend covers no bar, however long the bars are (inside, the
     top concepts of a class, often present in nearly all of its samples, fill every
     corner). The title is lifted by the legend's height.
 
     Both stay inside the figure, on its layout at the call: a legend too wide for it
-    is put on one entry a row, then its longest label cut to 24 and 12 characters; a
+    is put on fewer entries a row, then its longest label cut to 24 and 12 characters; a
     title too wide is wrapped (:func:`_wrapped`).
     """
     labels = [_shortened(h.get_label()) for h in handles]  # (raw: cut, then escaped)
@@ -873,7 +873,8 @@ def _legend_above(ax: Axes, title: str, handles: list[Any]) -> None:
         if legend.get_window_extent().width <= room:
             break
         if ncols > 1:
-            ncols = 1
+            # (fewer entries a row: ten classes took ten rows, over half the axes' height)
+            ncols = 1 if _beside_others(ax) else ncols - 1
             continue
         longest = max(range(len(labels)), key=lambda i: len(labels[i]))
         shorter = [n for n in _LABEL_LENGTHS if n < len(labels[longest])]
@@ -1067,6 +1068,17 @@ def plot_concept_prevalence(
 
 #: Most classes :func:`plot_concept_histogram` overlays (one colour each).
 _MAX_HISTOGRAM_CLASSES = 10
+#: The share of a bin its classes' bars fill, the narrowest bar of a new figure (in
+#: inches), the width of a new figure beside its axes (the y axis's labels and
+#: margins, in inches), and the narrowest bar on given axes (in pixels) that draws no
+#: warning.
+_BAR_SHARE = 0.9
+_MIN_BAR = 0.05
+_HISTOGRAM_MARGIN = 1.2
+_THIN_BAR = 2.0
+#: Most classes whose legend :func:`plot_concept_histogram` puts above the axes (more
+#: go in a column on their right).
+_LEGEND_ABOVE = 3
 
 
 def plot_concept_histogram(
@@ -1121,16 +1133,22 @@ def plot_concept_histogram(
         Counts on a log scale, as in the paper (the images of a class that
         give the concepts no weight are most of it).
     ax : matplotlib Axes, default=None
-        Axes to draw into; a new figure is made when omitted.
+        Axes to draw into; a new figure is made when omitted, widened with the
+        classes and bins so that each bar stays about 0.05 inches wide (up to
+        24 inches). On given axes, a :class:`FigureLayoutWarning` says when
+        the figure is drawn if the bars are under 2 pixels wide or the legend
+        or title do not fit.
     title : str, default=None
         Axes title; none by default.
 
     Returns
     -------
     ax : matplotlib.axes.Axes
-        The classes' bars side by side in each bin, each labelled with its
-        number of rows; the y axis counts "images" or "texts" by the
-        modality of a transformer given as ``concepts``, else "samples".
+        The classes' bars side by side in each bin, with a legend naming each
+        class and its number of rows above the axes (on their right for more
+        than 3 classes); the y axis counts
+        "images" or "texts" by the modality of a transformer given as
+        ``concepts``, else "samples".
 
     Raises
     ------
@@ -1220,7 +1238,14 @@ def plot_concept_histogram(
             "rows hold, or decompose with a smaller l1_penalty, which keeps more concepts"
         )
     edges = np.histogram_bin_edges(per_image[:0], bins=bins, range=(0.0, top or 1.0)).tolist()
-    ax = _new_axes(ax, (6.0, 4.0))
+    given = ax is not None
+    # (a new figure is widened so that each class's bar keeps _MIN_BAR inches: 10
+    # classes in 20 bins on 6 inches drew bars of 1 to 2 pixels)
+    wide = _HISTOGRAM_MARGIN + bins * len(classes) * _MIN_BAR / _BAR_SHARE
+    short = _shortened_apart([str(cls) for cls in classes])
+    if len(classes) > _LEGEND_ABOVE:  # (and the legend's column on the right)
+        wide += 0.5 + 0.065 * max(len(f"{name} (n={v.size})") for name, v in zip(short, values))
+    ax = _new_axes(ax, (min(max(6.0, wide), _MAX_WIDTH), 4.0))
     # the classes' bars side by side in each bin: overlaid, a class with the count of
     # another in a bin was hidden behind it (cat's 120 images at 0 under dog's 120)
     colours = [_class_colour(cls, groups) for cls in classes]
@@ -1230,8 +1255,8 @@ def plot_concept_histogram(
         values,
         bins=edges,
         color=colours,
-        label=[_literal(f"{_shortened(str(cls))} (n={v.size})") for cls, v in zip(classes, values)],
-        rwidth=0.9,
+        label=[f"{name} (n={v.size})" for name, v in zip(short, values)],
+        rwidth=_BAR_SHARE,
     )
     if log:
         from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
@@ -1249,10 +1274,45 @@ def plot_concept_histogram(
     ax.set_xlabel(_literal(f"mean weight of {_shortened(what)}" if len(chosen) > 1 else
                            f"weight of {_shortened(what)}"))  # fmt: skip
     ax.set_ylabel(_rows_counted(concepts))
-    ax.legend(fontsize=8)
-    if title is not None:
-        _set_title(ax, title)
+    # (the legend outside the axes: inside, it covered the top right corner, where a
+    # class whose rows lean on the concepts has its tail); a few classes between the
+    # title and the axes, more in a column on the right, which a new figure is widened
+    # for (above, ten of them took rows over half the axes' height)
+    handles, labels = ax.get_legend_handles_labels()
+    if len(classes) <= _LEGEND_ABOVE:
+        _legend_above(ax, "" if title is None else title, handles)
+    else:
+        ax.legend(
+            handles,
+            [_literal(label) for label in labels],
+            loc="upper left",
+            bbox_to_anchor=(1.0, 1.0),
+            frameon=False,
+            fontsize=8,
+        )
+        if title is not None:
+            _set_title(ax, title)
+    if given:
+        _check_when_drawn(ax, _unfit_histogram)
     return ax
+
+
+def _unfit_histogram(ax: Axes) -> str | None:
+    """Why the histogram drawn on given axes is hard to read: its bars are too thin to
+    tell the classes apart, or its title or legend do not fit; None when it reads."""
+    said = [_unfit_texts(ax)]
+    bars = [patch for container in ax.containers for patch in container]
+    if bars:
+        x0, x1 = bars[0].get_x(), bars[0].get_x() + bars[0].get_width()
+        wide = abs(float(np.diff(ax.transData.transform([(x0, 1.0), (x1, 1.0)])[:, 0])[0]))
+        if wide < _THIN_BAR:
+            said.insert(
+                0,
+                f"the bars of the {len(ax.containers)} classes are {wide:.1f} pixels wide "
+                "on the given axes: make the figure wider (figsize), or pass fewer "
+                "`classes=` or `bins=`",
+            )
+    return "; ".join(m for m in said if m) or None
 
 
 def _unwrapped(estimator: Any) -> Any:

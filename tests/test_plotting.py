@@ -688,6 +688,44 @@ def test_concept_histogram_is_the_papers_per_image_mean_weight_per_class(tmp_pat
     plt.close("all")
 
 
+def test_concept_histogram_of_many_classes_keeps_its_bars_and_tails_readable():
+    """Ten classes in 20 bins on the 6-inch figure drew bars of 1 to 2 pixels, and the
+    legend, inside the axes, covered the top right corner where a class's tail lies: a
+    new figure is widened for its bars, the legend stands outside the axes (above for a
+    few classes, on the right for more), and bars too thin on given axes are said."""
+    import io
+
+    import matplotlib.pyplot as plt
+
+    from sksplice.plotting import plot_concept_histogram
+
+    rng = np.random.default_rng(8)
+    for n in (2, 4, 10):
+        y = np.repeat([f"class {i}" for i in range(n)], 30)
+        W = rng.random((30 * n, 2)) * (rng.random((30 * n, 2)) < 0.4)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            ax = plot_concept_histogram(W, y, "a", concepts=["a", "b"])
+            fig = _drawn(ax)
+        bar = ax.containers[0][0]
+        ends = ax.transData.transform([(bar.get_x(), 1.0), (bar.get_x() + bar.get_width(), 1.0)])
+        assert (ends[1, 0] - ends[0, 0]) / fig.dpi >= 0.045, n
+        legend = ax.get_legend().get_window_extent()
+        assert not legend.overlaps(ax.bbox), n
+        assert (legend.x0 >= ax.bbox.x1) == (n > 3), n  # (on the right, else above)
+        assert legend.y0 >= ax.bbox.y1 or n > 3
+        texts = [t.get_text() for t in ax.get_legend().get_texts()]
+        assert texts == [f"class {i} (n=30)" for i in range(n)]
+        figure = fig.bbox
+        assert figure.x0 <= legend.x0 and legend.x1 <= figure.x1 and legend.y1 <= figure.y1
+    assert fig.get_size_inches()[0] > 6.0
+    fig, ax = plt.subplots(figsize=(4, 3), layout="constrained")
+    plot_concept_histogram(W, y, "a", concepts=["a", "b"], bins=40, ax=ax)
+    with pytest.warns(FigureLayoutWarning, match=r"the bars of the 10 classes are 0\.\d pixels "):
+        fig.savefig(io.BytesIO())
+    plt.close("all")
+
+
 def test_concept_histogram_counts_the_rows_by_their_modality_and_tells_a_cut_concept():
     # The y axis read "images" for captions; "labrador", beyond the 3,000 concepts kept,
     # was "not a column of the weights; did you mean ['library', ...]"
