@@ -1017,6 +1017,18 @@ def _share_text(share: float) -> str:
     return f"{whole}%"
 
 
+def _bound_text(bound: float, *, up: bool) -> str:
+    """An end of an exact interval as a percentage to a tenth, rounded away from the
+    interval's inside (the low end down, the high end up), so that the interval shown
+    holds the exact one: ``"2.5%"``, ``"13.2%"`` for 0.13157, ``"100%"``. Rounded to
+    whole percents as shares are, 1 of 1 read "3% to 100%", narrower than the 2.5% to
+    100% that covers 95%."""
+    # (a guard against float noise, which would move an end on a tenth by a whole tenth)
+    tenths = 1000.0 * bound + (-1e-9 if up else 1e-9)
+    text = f"{(math.ceil(tenths) if up else math.floor(tenths)) / 10:.1f}"
+    return f"{text.removesuffix('.0')}%"
+
+
 def _profile_bar(
     concept: str,
     share: float,
@@ -1027,13 +1039,13 @@ def _profile_bar(
     unit: str = "image",
 ) -> tuple[str, float, str, float | None, float | None, str]:
     """One bar of a class card: (concept, share, share as text, the 95% interval's low
-    and high ends or None, the bar's tooltip: "cat: 3 of 4 images, 95% interval 19% to
-    99%")."""
+    and high ends or None, the bar's tooltip: "cat: 3 of 4 images, 95% interval 19.4% to
+    99.4%")."""
     if n is None or not math.isfinite(low):
         return concept, share, _share_text(share), None, None, concept
     tip = (
         f"{concept}: {int(count):,} of {n:,} {unit}{'' if n == 1 else 's'}, "
-        f"95% interval {_share_text(low)} to {_share_text(high)}"
+        f"95% interval {_bound_text(low, up=False)} to {_bound_text(high, up=True)}"
     )
     return concept, share, _share_text(share), low, high, tip
 
@@ -1663,7 +1675,11 @@ def render_report(
         data["prevalence"] = {k: v for k, v in prevalence.items() if k in linked}
         data["prevalenceInterval"] = {
             k: [
-                None if not math.isfinite(lo) else [round(lo, 3), round(hi, 3), int(c)]
+                # (ends rounded away from the inside, the interval written holding the exact
+                # one; not by float noise: 0.0003 * 1e4 is 2.9999999999999996)
+                None
+                if not math.isfinite(lo)
+                else [math.floor(lo * 1e4 + 1e-6) / 1e4, math.ceil(hi * 1e4 - 1e-6) / 1e4, int(c)]
                 for c, lo, hi in zip(counts[i], low[i], high[i], strict=True)
             ]
             for k, i in row_of.items()

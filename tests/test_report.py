@@ -619,7 +619,7 @@ def test_class_cards_and_panel_give_each_group_its_number_of_images():
     headings = re.findall(r"<h3 [^>]*>([^<]*)</h3>", cards)
     assert headings == ["all images (n=5)", "bird (n=4)", "cat (n=1)"]
     # (the whole name, its count and its interval are the row's tooltip)
-    assert f'title="{long}: 3 of 4 images, 95% interval 19% to 99%"' in cards
+    assert f'title="{long}: 3 of 4 images, 95% interval 19.4% to 99.4%"' in cards
     data = _data(page)
     assert data["groupNames"] == headings
     frequent = re.search(r"<h3>Most frequent concepts.*?</h3>", page).group(0)
@@ -651,10 +651,36 @@ def test_prevalence_bars_carry_their_exact_95_percent_intervals():
     cards = re.search(r'<section id="classes">.*?</section>', page, re.S).group(0)
     # cat's one image holds "sea": 100%, its whisker from 2.5% to the end of the track
     cat = cards[cards.index("cat (n=1)") :]
-    assert 'title="sea: 1 of 1 image, 95% interval 3% to 100%"' in cat
+    assert 'title="sea: 1 of 1 image, 95% interval 2.5% to 100%"' in cat
     assert '<span class="ci" style="left:2.5%;width:97.5%"></span>' in cat
     assert "exact 95% interval of that share (Clopper-Pearson)" in cards
     assert "not a test" in cards
+
+
+def test_a_tooltips_interval_holds_the_exact_interval():
+    """The class cards' tooltips rounded an interval's ends to whole percents, to the
+    nearest: 1 of 1 read "3% to 100%", narrower than the exact 2.5% to 100%. Each end is
+    now a tenth of a percent rounded away from the inside."""
+    from sksplice._proportions import prevalence_interval
+    from sksplice.report import _bound_text
+
+    n = np.repeat(np.arange(1, 61), np.arange(1, 61) + 1)
+    k = np.concatenate([np.arange(m + 1) for m in range(1, 61)])
+    low, high = prevalence_interval(k, n)
+    for lo, hi in zip(low, high, strict=True):
+        shown_low = float(_bound_text(lo, up=False).removesuffix("%")) / 100
+        shown_high = float(_bound_text(hi, up=True).removesuffix("%")) / 100
+        assert shown_low <= lo + 1e-12 and hi - 1e-12 <= shown_high
+        assert lo - shown_low < 0.001 and shown_high - hi < 0.001
+    assert [_bound_text(v, up=u) for v, u in [(0.025, False), (1.0, True), (0.0, False)]] == [
+        "2.5%",
+        "100%",
+        "0%",
+    ]
+    assert [_bound_text(v, up=u) for v, u in [(0.13157, True), (0.98742, True)]] == [
+        "13.2%",
+        "98.8%",
+    ]
 
 
 def test_prevalence_bars_of_groups_of_unknown_size_draw_no_interval():

@@ -1169,12 +1169,19 @@ def test_a_page_of_rows_counts_rows_in_what_its_script_writes(browser, tmp_path,
     detail = page.page.inner_text("#detail")
     assert "non-zero in 2 of 3 rows" in detail and "Rows where it is strongest" in detail
     assert (
-        page.page.locator("#detail .prevalence .bar-row")
-        .first.get_attribute("title")
-        .startswith("all rows (n=3): 2 of 3 rows, 95% interval")
+        page.page.locator("#detail .prevalence .bar-row").first.get_attribute("title")
+        == "all rows (n=3): 2 of 3 rows, 95% interval 9.4% to 99.2%"
     )
     status = page.page.inner_text("#detail-status")
     assert status.startswith("Showing concept \u201ca\u201d: 2 rows"), status
+    # an interval's ends rounded away from its inside (1 of 2 is 1.26% to 98.74%: "1.3%
+    # to 98.7%", rounded to the nearest, is narrower than the interval that covers 95%)
+    page.page.locator('.frequent a.concept[data-concept="b"]').click()
+    titles = page.page.locator("#detail .prevalence .bar-row").evaluate_all(
+        "rows => rows.map(r => r.title)"
+    )
+    assert "p (n=2): 1 of 2 rows, 95% interval 1.2% to 98.8%" in titles, titles
+    page.page.locator('.frequent a.concept[data-concept="a"]').click()
     page.page.locator('#gallery .thumb[data-image="2"]').click()
     assert page.page.inner_text("#detail-status").startswith("Showing row \u201cx.npy:2\u201d")
     assert "image" not in page.page.inner_text("body").lower()

@@ -57,6 +57,13 @@
   const shareOf = (share, count, size) =>
     count !== null && size !== null && size > 0 ? count / size : share;
   const pct = (v) => (v === null ? "" : percent(v) + "%");
+  // an end of an exact interval to a tenth of a percent, rounded away from the inside
+  // (the low end down, the high end up), so that the interval shown holds the exact one:
+  // rounded to the nearest, 1 of 40 read "0.1% to 13.2%" for 0.06% to 13.16%
+  const bound = (v, up) => {
+    const tenths = 1000 * v + (up ? -1e-9 : 1e-9);
+    return String((up ? Math.ceil(tenths) : Math.floor(tenths)) / 10) + "%";
+  };
   const pts = (v) => (v === null ? "" : (v > 0 ? "+" : "") + percent(v) + " pp");
   // a p-value to 2 significant digits, and more where a significant row's (below the
   // level) would read as the level: 0.0496 as "0.0496", not "0.050" (a p-value below
@@ -643,7 +650,7 @@
         const row = el("div", { class: "bar-row", title: ci ? shown + ": " +
           ci[2].toLocaleString("en-US") + " of " + DATA.groupSizes[k].toLocaleString("en-US") +
           " " + (DATA.groupSizes[k] === 1 ? UNIT : UNITS) +
-          ", 95% interval " + pct(ci[0]) + " to " + pct(ci[1]) : shown });
+          ", 95% interval " + bound(ci[0], false) + " to " + bound(ci[1], true) : shown });
         // (one line, cut where the groups' names differ: whole in the tooltip)
         const label = el("span", { class: "cls" });
         label.append(cutName(shown, classKeep.get(g)));
