@@ -45,6 +45,7 @@ from .path import (
     _check_targets,
     _checked_transformer,
     _fold_column,
+    _reads_names,
     _report_failures,
     _route,
     _routing_enabled,
@@ -218,7 +219,12 @@ class SplicePathSearchCV(MetaEstimatorMixin, VersionStampMixin, BaseEstimator):
     weights as the pipeline would give them: CSR matrices (dense arrays with
     the transformer's ``output="dense"``), or with ``set_output(transform=
     "pandas")`` DataFrames whose columns are the concepts (so that a
-    ``ConceptEditor`` without ``splice=`` finds the concept names).
+    ``ConceptEditor`` without ``splice=`` finds the concept names); but a
+    linear probe of scikit-learn (``sklearn.linear_model``, ``sklearn.svm``)
+    scored by metric names, which reads no names, gets sparse weights as CSR
+    matrices, with the same scores (made DataFrames of one sparse column per
+    concept and CSR again, they took 17 to 22 s of a search of 2 s on 10,000
+    concepts); the refit gets what the pipeline gives.
 
     Where it differs from ``GridSearchCV``: only ``l1_penalty`` is searched;
     there is no ``pre_dispatch``; ``verbose`` shows progress on standard
@@ -628,6 +634,7 @@ class SplicePathSearchCV(MetaEstimatorMixin, VersionStampMixin, BaseEstimator):
             error_score=self.error_score,
             fit_params=probe_params,
             score_params=score_params,
+            names_read=_reads_names(probe, self.scoring),
         )
         _report_failures(
             [failure for _, _, fold, _ in folds for failure in fold],
