@@ -469,6 +469,33 @@ def test_classes_too_small_to_test_are_said_in_the_output_and_on_stderr(
     assert "sample" not in err
 
 
+def test_classes_too_small_to_test_are_said_before_anything_is_embedded(
+    vocab_file, inproc, tmp_path, capsys
+):
+    """Whether a concept can be significant depends on the sizes of the classes alone:
+    it was said once every image was embedded and decomposed, minutes into a run. It
+    is said before, once; where images that cannot be read change a class's size, at
+    the end, in its new size."""
+    root = _class_folders(tmp_path / "few", {"a": 1, "b": 6, "c": 5}, seed=5)
+    args = [*_model_args(vocab_file), "--no-image-cache"]  # (images embedded every run)
+    code, _, err = _main(["profile", str(root), *args], capsys)
+    assert code == 0
+    said = "sksplice: warning: no concept of class 'a' can be significant at alpha=0.05"
+    assert err.count(said) == 1 and err.index(said) < err.index("CLIP images"), err
+    code, _, err = _main(["compare", str(root / "a"), str(root / "c"), *args], capsys)
+    assert code == 0
+    said = "sksplice: warning: no concept can be significant at alpha=0.05: with 1 image in A"
+    assert err.count(said) == 1 and err.index(said) < err.index("CLIP images"), err
+    # 2 images of a class against 11 can be significant; one of them unreadable, 1 cannot
+    (root / "a" / "0.png").replace(root / "a" / "1.jpg")
+    (root / "a" / "0.png").write_bytes(b"not an image")
+    code, _, err = _main(["profile", str(root), *args], capsys)
+    assert code == 0
+    said = "sksplice: warning: no concept of class 'a' can be significant at alpha=0.05"
+    assert err.count(said) == 1 and err.index(said) > err.index("CLIP images"), err
+    assert "with 1 image against 11 in the rest" in err
+
+
 def _parse(fmt: str, text: str) -> int:
     """Parse an output of ``fmt``; return the number of records."""
     if fmt == "json":

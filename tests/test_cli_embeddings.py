@@ -427,6 +427,8 @@ def test_one_embedding_is_decomposed_around_a_given_centre_and_refused_without(
     assert code == 0, err
     assert [r["path"] for r in _records(out)] == [f"{one}[0]"]
     assert json.loads(out)["metadata"]["embeddings"]["files"][0]["rows"] == 1
+    # (said: a 1-D file may be a centre, or a flattened array, given by mistake)
+    assert f"sksplice: {one} holds one vector (shape (32,)): read as one embedding" in err
 
 
 def test_a_centre_known_only_once_the_model_loads_is_checked_after_the_fit(
@@ -1362,6 +1364,44 @@ def test_a_blank_label_of_many_names_tables_is_named_in_its_file(run_env, tmp_pa
         "f3_1.jpg: every row needs its class (leave the rows without one out of the .npy file, "
         "or label them)"
     )
+
+
+def test_classes_of_rows_too_small_to_test_are_said_before_the_model_loads(
+    run_env, tmp_path, capsys, monkeypatch
+):
+    # the rows kept decide it: class "b" keeps 1 of its 2 rows (the other is NaN)
+    import sksplice.cli._profile as profile
+
+    decompose, said_before = profile.decompose_embeddings, []
+
+    def spied(*args):  # (loads the model, embeds the vocabulary, decomposes)
+        said_before.append(capsys.readouterr().err)
+        return decompose(*args)
+
+    monkeypatch.setattr(profile, "decompose_embeddings", spied)
+    X = np.random.default_rng(9).normal(size=(12, 32)).astype(np.float32)
+    X[1] = np.nan
+    np.save(tmp_path / "all.npy", X)
+    labels = tmp_path / "labels.txt"
+    labels.write_text("b\nb\n" + "a\n" * 5 + "c\n" * 5, encoding="utf-8")
+    said = (
+        "sksplice: warning: no concept of class 'b' can be significant at alpha=0.05: "
+        "with 1 row against 10 in the rest"
+    )
+    argv = ["profile", str(tmp_path / "all.npy"), "--labels", str(labels), *_args(tmp_path)]
+    code, _, err = _main(argv, capsys)
+    assert code == 0, err
+    assert said in said_before[0] and said not in err, said_before  # (before, once)
+    # (the report too: the warning once)
+    argv[0:1] = ["report", "-o", str(tmp_path / "r.html")]
+    code, _, err = _main(argv, capsys)
+    assert code == 0 and err.count(said) == 1, err
+    np.save(tmp_path / "a.npy", X[:2])  # (a row kept: 1 against 3)
+    np.save(tmp_path / "b.npy", X[2:5])
+    argv = ["compare", str(tmp_path / "a.npy"), str(tmp_path / "b.npy"), *_args(tmp_path)]
+    code, _, err = _main(argv, capsys)
+    said = "no concept can be significant at alpha=0.05: with 1 row in A against 3 in B"
+    assert code == 0 and err.count(said) == 1, err
 
 
 def test_rows_lost_to_values_not_finite_are_told_before_the_model_loads(

@@ -97,6 +97,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
             getattr(args, "output", None), {"folder name": sides}, {"concept": plan.concepts}
         )
     _warn_unknown_extension(args)
+    _warn_untestable_sides(args, len(paths_a), len(paths_b), "images")
     # (as the outputs write a name: see sksplice._image_files.shown_name)
     labels = (shown_name(sides[0]), shown_name(sides[1]))
     n_total = len(paths_a) + len(paths_b)
@@ -115,6 +116,24 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     in_a = {str(p) for p in paths_a}
     from_a = np.array([str(p) in in_a for p in dec.paths], dtype=bool)
     return _compare(args, dec, from_a, [*paths_a, *paths_b], labels)
+
+
+def _warn_untestable_sides(args: argparse.Namespace, n_a: int, n_b: int, unit: str) -> None:
+    """Warn, before anything is embedded, that no concept can be significant where the
+    sizes of the collections alone decide it (``n_a`` and ``n_b`` images, or rows of
+    ``.npy`` files), in the words the end of the run would say it in (1 image against 3
+    was said after the vocabulary was embedded and every image decomposed); what is
+    said is kept in ``args.untestable_said``, which :func:`_compare` does not say again."""
+    from .._fisher import smallest_p_value
+    from ..shift import compare_datasets
+    from ._profile import _default_of
+
+    alpha = _default_of(compare_datasets, "alpha")
+    smallest = p_value_written(smallest_p_value(n_b, n_a, args.alternative), alpha)
+    why = untestable(n_a, n_b, smallest, alpha, ("A", "B"), unit)
+    if why is not None:
+        logger.warning("no concept can be significant at alpha=%g: %s", alpha, why)
+    args.untestable_said = why
 
 
 def _check_one_kind(sides: list[str], embeddings: bool) -> None:
@@ -155,6 +174,9 @@ def _compare_embeddings(args: argparse.Namespace) -> int:
     def scanned(emb: Any) -> None:
         sides_left(emb)
         _say_shared_rows(emb, sides)
+        kept = emb.kept()
+        n_a = int(emb.arrays[0].shape[0])
+        _warn_untestable_sides(args, int(kept[:n_a].sum()), int(kept[n_a:].sum()), "rows")
 
     run = check_embeddings_run(args, lambda emb: ({"folder name": sides}, {}), after_scan=scanned)
     emb = run.embeddings
@@ -280,7 +302,9 @@ def _compare(
         ("A", "B"),
         dec.unit,
     )
-    if why is not None:  # (the table says it under its rows as well: it may go to a file)
+    # (the table says it under its rows as well: it may go to a file; said before the run
+    # where the sizes were those, else now: images that could not be read change them)
+    if why is not None and why != getattr(args, "untestable_said", None):
         logger.warning("no concept can be significant at alpha=%g: %s", metadata["alpha"], why)
     beyond = metadata["concepts_significant"] - int(table["significant"].sum())
     if beyond and args.format != "table":  # (the table says it under its rows)

@@ -1345,7 +1345,9 @@ def check_embeddings_run(
     each collection, each class).
     """
     from ._embeddings import check_centre_early, check_width, read_embeddings
+    from ._logging import ROWS_CALLED
 
+    ROWS_CALLED.set("row")  # (the library's messages about samples: rows, not images)
     checked = False  # (the centre, before the model loads: not again after the fit)
     early: dict[str, Any] = {}  # (what the rows tell before the model: see EmbeddingsRun)
 
@@ -1430,9 +1432,7 @@ def decompose_embeddings(args: argparse.Namespace, run: EmbeddingsRun) -> _Decom
     skipped (named as skipped images are).
     """
     from ._embeddings import check_centre
-    from ._logging import ROWS_CALLED
 
-    ROWS_CALLED.set("row")  # (the library's messages about samples: rows, not images)
     emb, plan = run.embeddings, run.plan
     X, names, skipped = emb.decomposable()  # (some row is left: refused above if not)
     if plan.image_mean is not None:  # (a centre given, published, or the model's own)

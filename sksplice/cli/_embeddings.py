@@ -495,6 +495,8 @@ def _open(path: Path) -> np.ndarray:
             "are float16, float32 or float64"
         )
     if array.ndim == 1:
+        if array.shape[0]:  # (said: a centre, or a flattened array, given by mistake?)
+            logger.info("%s holds one vector (shape %s): read as one embedding", path, array.shape)
         array = array.reshape(1, -1)
     if array.ndim != 2:
         raise CLIError(

@@ -64,6 +64,7 @@ def _profile(
         if not (fewer_ok and len(left) < 2):
             _check_classes_left(skipped, paths, labels, left)
 
+    said = warn_untestable_classes(labels)
     dec = _decompose(args, paths, plan, check_read=classes_read)
     kept = {str(p) for p in dec.paths}
     y = np.asarray([lab for p, lab in zip(paths, labels, strict=True) if str(p) in kept])
@@ -77,13 +78,57 @@ def _profile(
             f"class {next(iter(left))!r} alone" if left else "no class",
         )
         return dec, None, None
-    return _profiled(dec, y)
+    return _profiled(dec, y, said)
 
 
-def _profiled(dec: _Decomposition, y: np.ndarray):
+def _untestable_classes(labels: Sequence[Any] | np.ndarray) -> list[tuple[Any, int, int, float]]:
+    """The classes of rows labelled ``labels`` too small for any concept to be
+    significant in :func:`~sksplice.analysis.rank_each_class` (its defaults), as its
+    :class:`~sksplice.analysis.TooFewSamplesWarning` lists them: (class, rows, rows of
+    the rest, smallest p-value possible). The class sizes alone decide it."""
+    from .._fisher import smallest_p_value
+    from ..analysis import _below_alpha, rank_each_class
+
+    alpha = _default_of(rank_each_class, "alpha")
+    alternative = _default_of(rank_each_class, "alternative")
+    classes, sizes = np.unique(np.asarray(labels), return_counts=True)
+    n = int(sizes.sum())
+    groups = [
+        (cls, int(k), n - int(k), smallest_p_value(int(k), n - int(k), alternative))
+        for cls, k in zip(classes.tolist(), sizes.tolist(), strict=True)
+    ]
+    return [g for g in groups if not _below_alpha(g[3], alpha)]
+
+
+def warn_untestable_classes(labels: Sequence[Any]) -> list[tuple[Any, int, int, float]]:
+    """Warn, before anything is embedded, of the classes among ``labels`` too small for
+    any concept to be significant (:func:`_untestable_classes`), in the words
+    ``rank_each_class`` would warn of them in once every image is decomposed (a
+    class of one image among twelve was said after minutes of embedding); the classes
+    warned of, which :func:`_profiled` does not warn of again."""
+    from ..analysis import _warn_too_few_samples, rank_each_class
+
+    said = _untestable_classes(labels) if len(set(labels)) > 1 else []
+    alpha = _default_of(rank_each_class, "alpha")
+    _warn_too_few_samples(said, alpha, "class {}", "in the rest")
+    return said
+
+
+def _default_of(function: Any, name: str) -> Any:
+    """The default of parameter ``name`` of ``function``."""
+    import inspect
+
+    return inspect.signature(function).parameters[name].default
+
+
+def _profiled(dec: _Decomposition, y: np.ndarray, said: Sequence[Any] = ()):
     """The class profiles and the ranking of the rows of ``dec``, of classes ``y``:
-    (``dec``, with its weights and classes, profiles, ranking)."""
-    from ..analysis import concept_profiles, rank_each_class
+    (``dec``, with its weights and classes, profiles, ranking). The classes too small
+    to test are not warned of again where they are those ``said`` before the run
+    (:func:`warn_untestable_classes`): images that could not be read change them."""
+    import warnings
+
+    from ..analysis import TooFewSamplesWarning, concept_profiles, rank_each_class
 
     W = dec.W = transformed(dec.splice, dec.X)
     concepts = dec.splice.get_feature_names_out()
@@ -94,7 +139,10 @@ def _profiled(dec: _Decomposition, y: np.ndarray):
     # lists the concepts of each class that differs from the rest at all (classes too
     # small for any concept to be significant are warned about in every format: the
     # table, which says it too, or the report may go to a file)
-    ranking = rank_each_class(W, y, concepts)
+    with warnings.catch_warnings():
+        if said and _untestable_classes(y) == list(said):
+            warnings.simplefilter("ignore", TooFewSamplesWarning)
+        ranking = rank_each_class(W, y, concepts)
     return dec, profiles, ranking
 
 
@@ -260,6 +308,7 @@ def _profile_embeddings(args: argparse.Namespace) -> int:
     from ._embeddings import read_labels
 
     labels: list[str] = []
+    said: list[Any] = []
 
     def classes_read(emb: Any) -> None:
         nonlocal labels
@@ -273,6 +322,7 @@ def _profile_embeddings(args: argparse.Namespace) -> int:
         if emb.not_finite:
             kept = {lab for lab, k in zip(labels, emb.kept(), strict=True) if k}
             _check_classes_left(emb.skipped(), emb.names, labels, kept, rows=True)
+        said[:] = warn_untestable_classes(emb.of_kept(labels).tolist())
 
     run = check_embeddings_run(
         args,
@@ -284,7 +334,7 @@ def _profile_embeddings(args: argparse.Namespace) -> int:
     digest = labels_sha256(args)
     dec = decompose_embeddings(args, run)
     y = emb.of_kept(labels)
-    dec, _, ranking = _profiled(dec, y)
+    dec, _, ranking = _profiled(dec, y, said)
     _report_skipped(dec.skipped, emb.n_rows, "rows")
     return _write_profile_run(args, dec, ranking, digest)
 

@@ -38,7 +38,7 @@ from ._inputs import (
 )
 from ._logging import CLIError, _usage, committing, raise_if_signalled
 from ._output import naming_write_errors, no_concept, plural, say_wrote, significant
-from ._profile import _profile, _profiled, _top_per_class
+from ._profile import _profile, _profiled, _top_per_class, warn_untestable_classes
 
 logger = logging.getLogger(__name__)
 
@@ -152,6 +152,7 @@ def _report_embeddings(args: argparse.Namespace) -> int:
     from ._embeddings import read_labels
 
     labels: list[str] = []
+    said: list[Any] = []
     labelled = bool(args.labels) or getattr(args, "labels_column", None) is not None
 
     def classes_read(emb: Any) -> None:
@@ -159,7 +160,14 @@ def _report_embeddings(args: argparse.Namespace) -> int:
         if labelled:
             labels = read_labels(args, emb)
 
-    run = check_embeddings_run(args, lambda emb: ({}, {}), after_read=classes_read)
+    def classes_left(emb: Any) -> None:
+        # (classes too small to test: said before the model, from the rows kept)
+        if labelled:
+            said[:] = warn_untestable_classes(emb.of_kept(labels).tolist())
+
+    run = check_embeddings_run(
+        args, lambda emb: ({}, {}), after_read=classes_read, after_scan=classes_left
+    )
     emb = run.embeddings
     digest = labels_sha256(args)
     dec = decompose_embeddings(args, run)
@@ -174,7 +182,7 @@ def _report_embeddings(args: argparse.Namespace) -> int:
                 str(y[0]),
             )
         else:
-            dec, profiles, ranking = _profiled(dec, y)
+            dec, profiles, ranking = _profiled(dec, y, said)
             ranking = _top_per_class(ranking, args.top_k, said_elsewhere=True)
     # (each row's class by its position: rows may share a name)
     rows = None if y is None else y.tolist()
