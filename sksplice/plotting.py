@@ -789,11 +789,13 @@ def plot_class_profile(
     return ax
 
 
-def _unfit_texts(ax: Axes) -> str | None:
-    """Why the concept names beside given axes, or the title and legend above them, do
-    not fit: they run out of the figure or over other axes of it (subplots made without
-    room for them: ``plt.subplots(1, 3)`` without a layout); None when they fit."""
-    texts: list[Any] = [t for t in ax.get_yticklabels() if t.get_text()]
+def _unfit_texts(ax: Axes, names: bool = True) -> str | None:
+    """Why the concept names beside given axes (the y axis's labels; not with
+    ``names=False``, for axes whose y axis is a scale), or the title and legend above
+    them, do not fit: they run out of the figure or over other axes of it (subplots
+    made without room for them: ``plt.subplots(1, 3)`` without a layout); None when
+    they fit."""
+    texts: list[Any] = [t for t in ax.get_yticklabels() if t.get_text()] if names else []
     texts += [t for t in (ax.title, ax.get_legend()) if t is not None and t.get_visible()]
     boxes = [t.get_window_extent() for t in texts]
     figure_box = ax.figure.bbox
@@ -815,7 +817,8 @@ def _unfit_texts(ax: Axes) -> str | None:
         ([] if not over else ["run over other axes"])
         + ([] if not outside else ["run out of the figure"])
     )
-    return f"the concept names, title or legend of the given axes {why}: {_room_advice(ax)}"
+    what = "the concept names, title or legend" if names else "the title or legend"
+    return f"{what} of the given axes {why}: {_room_advice(ax)}"
 
 
 def _room_advice(ax: Axes) -> str:
@@ -834,7 +837,7 @@ def _room_advice(ax: Axes) -> str:
     )
 
 
-def _legend_above(ax: Axes, title: str, handles: list[Any]) -> None:
+def _legend_above(ax: Axes, title: str, handles: list[Any], *, shorten: bool = True) -> None:
     """Title the axes, with the legend in one row (or as few rows as fit, one entry a
     row beside other axes) between the title and the axes.
 
@@ -844,9 +847,12 @@ def _legend_above(ax: Axes, title: str, handles: list[Any]) -> None:
 
     Both stay inside the figure, on its layout at the call: a legend too wide for it
     is put on fewer entries a row, then its longest label cut to 24 and 12 characters; a
-    title too wide is wrapped (:func:`_wrapped`).
+    title too wide is wrapped (:func:`_wrapped`). The labels are first cut to
+    ``_MAX_LABEL`` characters (:func:`_shortened`), unless ``shorten`` is False (labels
+    cut already, with something kept at their end: a class's size).
     """
-    labels = [_shortened(h.get_label()) for h in handles]  # (raw: cut, then escaped)
+    # (raw: cut, then escaped; labels cut already are cut no more, but where too wide)
+    labels = [_shortened(h.get_label()) if shorten else h.get_label() for h in handles]
     # one entry a row beside other axes: their room shrinks as the panels of a row are
     # drawn (the first panel of `plt.subplots(1, 3)` got a legend of one row, the others
     # one entry a row, and the titles of the row stood at different heights)
@@ -1077,8 +1083,10 @@ _MIN_BAR = 0.05
 _HISTOGRAM_MARGIN = 1.2
 _THIN_BAR = 2.0
 #: Most classes whose legend :func:`plot_concept_histogram` puts above the axes (more
-#: go in a column on their right).
+#: go in a column on their right), and the width (inches) a character of that column
+#: takes, at its font size of 9 points, in the widening of a new figure for it.
 _LEGEND_ABOVE = 3
+_LEGEND_CHARACTER = 0.07
 
 
 def plot_concept_histogram(
@@ -1242,22 +1250,21 @@ def plot_concept_histogram(
     # (a new figure is widened so that each class's bar keeps _MIN_BAR inches: 10
     # classes in 20 bins on 6 inches drew bars of 1 to 2 pixels)
     wide = _HISTOGRAM_MARGIN + bins * len(classes) * _MIN_BAR / _BAR_SHARE
+    # (each class's name cut apart from the others', then its size: whole)
+    sizes = {cls: int(v.size) for cls, v in zip(classes, values)}
     short = _shortened_apart([str(cls) for cls in classes])
+    labels = [_with_size(cls, sizes, text=name) for cls, name in zip(classes, short)]
     if len(classes) > _LEGEND_ABOVE:  # (and the legend's column on the right)
-        wide += 0.5 + 0.065 * max(len(f"{name} (n={v.size})") for name, v in zip(short, values))
+        wide += 0.5 + _LEGEND_CHARACTER * max(len(label) for label in labels)
     ax = _new_axes(ax, (min(max(6.0, wide), _MAX_WIDTH), 4.0))
     # the classes' bars side by side in each bin: overlaid, a class with the count of
     # another in a bin was hidden behind it (cat's 120 images at 0 under dog's 120)
     colours = [_class_colour(cls, groups) for cls in classes]
     if len(set(colours)) < len(colours):  # (of more than 10 labels: the colours repeat)
         colours = [f"C{i}" for i in range(len(classes))]
-    counts, _, _ = ax.hist(
-        values,
-        bins=edges,
-        color=colours,
-        label=[f"{name} (n={v.size})" for name, v in zip(short, values)],
-        rwidth=_BAR_SHARE,
-    )
+    counts, _, made = ax.hist(values, bins=edges, color=colours, rwidth=_BAR_SHARE)
+    # (one BarContainer a class, even for one class)
+    containers: list[Any] = list(made) if len(classes) > 1 else [made]  # type: ignore[arg-type]
     if log:
         from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
@@ -1278,39 +1285,44 @@ def plot_concept_histogram(
     # class whose rows lean on the concepts has its tail); a few classes between the
     # title and the axes, more in a column on the right, which a new figure is widened
     # for (above, ten of them took rows over half the axes' height)
-    handles, labels = ax.get_legend_handles_labels()
+    for container, label in zip(containers, labels, strict=True):
+        container.set_label(label)  # (set so: a name starting "_" is kept in the legend)
     if len(classes) <= _LEGEND_ABOVE:
-        _legend_above(ax, "" if title is None else title, handles)
+        # (the labels cut already: a cut of the whole label took the size off its end)
+        _legend_above(ax, "" if title is None else title, containers, shorten=False)
     else:
         ax.legend(
-            handles,
+            containers,
             [_literal(label) for label in labels],
             loc="upper left",
             bbox_to_anchor=(1.0, 1.0),
             frameon=False,
-            fontsize=8,
+            fontsize=9,  # (as _legend_above's)
         )
         if title is not None:
             _set_title(ax, title)
-    if given:
-        _check_when_drawn(ax, _unfit_histogram)
+    _check_when_drawn(ax, lambda ax: _unfit_histogram(ax, containers, given))
     return ax
 
 
-def _unfit_histogram(ax: Axes) -> str | None:
-    """Why the histogram drawn on given axes is hard to read: its bars are too thin to
-    tell the classes apart, or its title or legend do not fit; None when it reads."""
-    said = [_unfit_texts(ax)]
-    bars = [patch for container in ax.containers for patch in container]
-    if bars:
-        x0, x1 = bars[0].get_x(), bars[0].get_x() + bars[0].get_width()
+def _unfit_histogram(ax: Axes, containers: list[Any], given: bool) -> str | None:
+    """Why a histogram of :func:`plot_concept_histogram` (its ``containers``, one a
+    class) is hard to read: its bars are too thin to tell the classes apart, or, on
+    ``given`` axes, its title or legend do not fit; None when it reads."""
+    # (its y axis is a scale of counts, whose labels beyond the view are not drawn)
+    said = [_unfit_texts(ax, names=False) if given else None]
+    bar = next((patch for container in containers for patch in container), None)
+    if bar is not None:
+        x0, x1 = bar.get_x(), bar.get_x() + bar.get_width()
         wide = abs(float(np.diff(ax.transData.transform([(x0, 1.0), (x1, 1.0)])[:, 0])[0]))
         if wide < _THIN_BAR:
+            room = "make the figure wider (figsize), or " if given else ""
+            n = len(containers)
             said.insert(
                 0,
-                f"the bars of the {len(ax.containers)} classes are {wide:.1f} pixels wide "
-                "on the given axes: make the figure wider (figsize), or pass fewer "
-                "`classes=` or `bins=`",
+                f"the bars of {'the class' if n == 1 else f'the {n} classes'} are "
+                f"{wide:.1f} pixels wide{' on the given axes' if given else ''}: {room}pass "
+                "fewer `classes=` or `bins=`",
             )
     return "; ".join(m for m in said if m) or None
 

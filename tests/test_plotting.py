@@ -688,6 +688,13 @@ def test_concept_histogram_is_the_papers_per_image_mean_weight_per_class(tmp_pat
     plt.close("all")
 
 
+def _bar_pixels(ax) -> float:
+    """The width in pixels of the first bar of ``ax``."""
+    bar = ax.containers[0][0]
+    ends = ax.transData.transform([(bar.get_x(), 1.0), (bar.get_x() + bar.get_width(), 1.0)])
+    return float(ends[1, 0] - ends[0, 0])
+
+
 def test_concept_histogram_of_many_classes_keeps_its_bars_and_tails_readable():
     """Ten classes in 20 bins on the 6-inch figure drew bars of 1 to 2 pixels, and the
     legend, inside the axes, covered the top right corner where a class's tail lies: a
@@ -721,8 +728,37 @@ def test_concept_histogram_of_many_classes_keeps_its_bars_and_tails_readable():
     assert fig.get_size_inches()[0] > 6.0
     fig, ax = plt.subplots(figsize=(4, 3), layout="constrained")
     plot_concept_histogram(W, y, "a", concepts=["a", "b"], bins=40, ax=ax)
-    with pytest.warns(FigureLayoutWarning, match=r"the bars of the 10 classes are 0\.\d pixels "):
+    with pytest.warns(FigureLayoutWarning) as record:
         fig.savefig(io.BytesIO())
+    assert [str(w.message) for w in record] == [
+        f"the bars of the 10 classes are {_bar_pixels(ax):.1f} pixels wide on the given axes: "
+        "make the figure wider (figsize), or pass fewer `classes=` or `bins=`; the title or "
+        "legend of the given axes run out of the figure: make the figure larger (figsize)"
+    ]
+    # names that differ at their end keep it, and their sizes, above the axes as beside
+    # them (the whole label was cut: the size went, and then the difference)
+    for n in (2, 4):
+        names = ["x" * 39 + "A", "x" * 39 + "B", "c", "d"][:n]
+        ax = plot_concept_histogram(W[: 30 * n], np.repeat(names, 30), "a", concepts=["a", "b"])
+        texts = sorted(t.get_text() for t in ax.get_legend().get_texts())
+        assert texts[-2:] == ["x" * 39 + "A (n=30)", "x" * 39 + "B (n=30)"], texts
+    # one class: "the class"; a new figure, too wide for its bars, says so when drawn
+    fig, ax = plt.subplots(figsize=(3, 3), layout="constrained")
+    plot_concept_histogram(W[:30], y[:30], "a", concepts=["a", "b"], bins=200, ax=ax)
+    with pytest.warns(FigureLayoutWarning, match=r"^the bars of the class are \d\.\d pixels"):
+        fig.savefig(io.BytesIO())
+    ax = plot_concept_histogram(W, y, "a", concepts=["a", "b"], bins=200)
+    assert ax.figure.get_size_inches()[0] == 24.0
+    with pytest.warns(FigureLayoutWarning, match=r"are 0\.\d pixels wide: pass fewer `classes"):
+        _drawn(ax)
+    # (roomy given axes: nothing said; the log axis's labels beyond the view, 20 and 50
+    # over a top of 12.8, are not drawn and do not run out of the figure)
+    for log in (True, False):
+        fig, ax = plt.subplots(figsize=(8, 5), layout="constrained")
+        plot_concept_histogram(W[:60], y[:60], "a", concepts=["a", "b"], ax=ax, log=log)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            fig.savefig(io.BytesIO())
     plt.close("all")
 
 
