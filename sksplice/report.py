@@ -1017,16 +1017,46 @@ def _share_text(share: float) -> str:
     return f"{whole}%"
 
 
+def _rounded_out(value: float, places: int, *, up: bool) -> float:
+    """``value`` rounded to ``places`` decimals away from an interval's inside: up for
+    its high end, down for its low end (by no more than float noise: a product that
+    lands a hair above a whole number does not move a whole step)."""
+    scaled = value * 10.0**places + (-1e-9 if up else 1e-9)
+    return (math.ceil(scaled) if up else math.floor(scaled)) / 10.0**places
+
+
+#: The most decimals of a percentage that an interval's end is written with.
+_BOUND_DIGITS = 4
+
+
+def _written_end(bound: float, *, up: bool) -> float:
+    """An end of an exact interval as the page's data hold it: rounded away from the
+    inside to the digits the panel writes (:func:`_bound_text`), or whole where that
+    would make an end that is neither 0 nor 1 one of them (the panel then writes it
+    ``"<0.0001%"``, as the class cards do)."""
+    end = _rounded_out(bound, _BOUND_DIGITS + 2, up=up)
+    return bound if (end == 0.0 < bound) or (end == 1.0 > bound) else end
+
+
 def _bound_text(bound: float, *, up: bool) -> str:
-    """An end of an exact interval as a percentage to a tenth, rounded away from the
-    interval's inside (the low end down, the high end up), so that the interval shown
-    holds the exact one: ``"2.5%"``, ``"13.2%"`` for 0.13157, ``"100%"``. Rounded to
-    whole percents as shares are, 1 of 1 read "3% to 100%", narrower than the 2.5% to
-    100% that covers 95%."""
-    # (a guard against float noise, which would move an end on a tenth by a whole tenth)
-    tenths = 1000.0 * bound + (-1e-9 if up else 1e-9)
-    text = f"{(math.ceil(tenths) if up else math.floor(tenths)) / 10:.1f}"
-    return f"{text.removesuffix('.0')}%"
+    """An end of an exact interval as a percentage rounded away from the interval's
+    inside (the low end down, the high end up), so that the interval shown holds the
+    exact one: to a tenth (``"2.5%"``, ``"13.2%"`` for 0.13157, ``"100%"``), with more
+    digits where a tenth would write an end that is neither 0 nor 1 as ``"0%"`` or
+    ``"100%"`` (``"0.002%"`` for 1 of 1,000's 0.0025%). Rounded to whole percents as
+    shares are, 1 of 1 read "3% to 100%", narrower than the 2.5% to 100% that covers
+    95%."""
+    for digits in range(1, _BOUND_DIGITS + 1):
+        percent = _rounded_out(100.0 * bound, digits, up=up)
+        if not ((bound > 0.0 and percent == 0.0) or (bound < 1.0 and percent >= 100.0)):
+            break
+    else:  # (an end nearer 0 or 1 than the most digits tell)
+        return (
+            f"<{10.0**-_BOUND_DIGITS:.{_BOUND_DIGITS}f}%"
+            if not up
+            else (f">{100.0 - 10.0**-_BOUND_DIGITS:.{_BOUND_DIGITS}f}%")
+        )
+    return f"{f'{percent:.{digits}f}'.rstrip('0').removesuffix('.')}%"
 
 
 def _profile_bar(
@@ -1041,7 +1071,7 @@ def _profile_bar(
     """One bar of a class card: (concept, share, share as text, the 95% interval's low
     and high ends or None, the bar's tooltip: "cat: 3 of 4 images, 95% interval 19.4% to
     99.4%")."""
-    if n is None or not math.isfinite(low):
+    if n is None or not (math.isfinite(low) and math.isfinite(high)):
         return concept, share, _share_text(share), None, None, concept
     tip = (
         f"{concept}: {int(count):,} of {n:,} {unit}{'' if n == 1 else 's'}, "
@@ -1676,10 +1706,10 @@ def render_report(
         data["prevalenceInterval"] = {
             k: [
                 # (ends rounded away from the inside, the interval written holding the exact
-                # one; not by float noise: 0.0003 * 1e4 is 2.9999999999999996)
+                # one, to the digits the panel writes them with: see _bound_text)
                 None
                 if not math.isfinite(lo)
-                else [math.floor(lo * 1e4 + 1e-6) / 1e4, math.ceil(hi * 1e4 - 1e-6) / 1e4, int(c)]
+                else [_written_end(lo, up=False), _written_end(hi, up=True), int(c)]
                 for c, lo, hi in zip(counts[i], low[i], high[i], strict=True)
             ]
             for k, i in row_of.items()

@@ -681,6 +681,11 @@ def test_a_tooltips_interval_holds_the_exact_interval():
         "13.2%",
         "98.8%",
     ]
+    # an end that is neither 0 nor 1 is not written "0%" or "100%" (1 of 1,000 read "0%
+    # to 0.6%" beside a share of "<1%"): more digits, still rounded away from the inside
+    low, high = prevalence_interval(np.array([1, 999, 1]), np.array([1000, 1000, 10**9]))
+    shown = [_bound_text(v, up=u) for v, u in [(low[0], False), (high[1], True), (low[2], False)]]
+    assert shown == ["0.002%", "99.998%", "<0.0001%"]
 
 
 def test_prevalence_bars_of_groups_of_unknown_size_draw_no_interval():

@@ -1140,6 +1140,35 @@ def test_a_page_shown_in_a_notebook_keeps_its_style_and_script_in_its_frame(
     tab.close()
 
 
+def test_the_panel_writes_an_intervals_ends_as_the_class_cards_do(browser):
+    # The concept panel (report.js's bound, on the ends the page's data hold) and the
+    # class cards' tooltips (report._bound_text, on the exact ends) write one interval
+    # alike: rounded away from its inside, with the digits an end near 0 or 1 needs.
+    import sksplice.report
+    from sksplice._proportions import prevalence_interval
+    from sksplice.report import _bound_text, _written_end
+
+    folder = Path(sksplice.report.__file__).parent / "templates"
+    script = (folder / "report.js").read_text("utf-8")
+    bound = re.search(r"  const bound = \(v, up\) => \{.*?\n  \};", script, re.S).group(0)
+    pairs = [(c, m) for m in (1, 2, 3, 7, 40, 399, 1000, 2000, 10**6)
+             for c in sorted({0, 1, 2, m // 2, m - 1, m}) if c <= m]  # fmt: skip
+    low, high = prevalence_interval(*np.array(pairs).T)
+    data = [[_written_end(lo, up=False), _written_end(hi, up=True)] for lo, hi in zip(low, high)]
+    tab = browser.new_page()
+    try:
+        written = tab.evaluate(
+            f"(ends) => {{ {bound.strip()} return ends.map(([a, b]) => [bound(a, false), "
+            "bound(b, true)]); }",
+            data,
+        )
+    finally:
+        tab.close()
+    expected = [[_bound_text(lo, up=False), _bound_text(hi, up=True)] for lo, hi in zip(low, high)]
+    assert written == expected
+    assert ["0.002%", "0.6%"] in written  # (1 of 1,000: not "0%")
+
+
 def test_a_page_of_rows_counts_rows_in_what_its_script_writes(browser, tmp_path, artifacts):
     # the gallery's count, a concept's panel and what the status line announces: rows of
     # embeddings computed already, not images

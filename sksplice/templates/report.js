@@ -57,12 +57,18 @@
   const shareOf = (share, count, size) =>
     count !== null && size !== null && size > 0 ? count / size : share;
   const pct = (v) => (v === null ? "" : percent(v) + "%");
-  // an end of an exact interval to a tenth of a percent, rounded away from the inside
-  // (the low end down, the high end up), so that the interval shown holds the exact one:
-  // rounded to the nearest, 1 of 40 read "0.1% to 13.2%" for 0.06% to 13.16%
+  // an end of an exact interval as a percentage rounded away from the inside (the low
+  // end down, the high end up), so that the interval shown holds the exact one (rounded
+  // to the nearest, 1 of 40 read "0.1% to 13.2%" for 0.06% to 13.16%): to a tenth, with
+  // more digits where a tenth would write an end that is neither 0 nor 1 as 0% or 100%
+  // (1 of 1,000's 0.0025%: "0.002%"), as the class cards' tooltips write them
   const bound = (v, up) => {
-    const tenths = 1000 * v + (up ? -1e-9 : 1e-9);
-    return String((up ? Math.ceil(tenths) : Math.floor(tenths)) / 10) + "%";
+    for (let digits = 1; digits <= 4; digits++) {
+      const scaled = 100 * v * 10 ** digits + (up ? -1e-9 : 1e-9);
+      const p = (up ? Math.ceil(scaled) : Math.floor(scaled)) / 10 ** digits;
+      if (!((v > 0 && p === 0) || (v < 1 && p >= 100))) return String(p) + "%";
+    }
+    return up ? ">99.9999%" : "<0.0001%";
   };
   const pts = (v) => (v === null ? "" : (v > 0 ? "+" : "") + percent(v) + " pp");
   // a p-value to 2 significant digits, and more where a significant row's (below the
