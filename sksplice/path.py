@@ -1135,10 +1135,13 @@ def _reads_names(estimator: Any, scoring: Any) -> bool:
     captions (10,000 concepts), turning the weights into DataFrames of sparse columns
     and scikit-learn turning them back took 17 to 22 s of a search that takes 2 s on
     the CSR matrices, with the same scores. A callable ``scoring`` (which gets the
-    weights), a pipeline or any other probe gets the DataFrame.
+    weights), a pipeline, a linear model holding another estimator
+    (``RANSACRegressor(estimator=...)``) or any other probe gets the DataFrame.
     """
     module = type(estimator).__module__ + "."
-    if not module.startswith(_NAME_BLIND):
+    if not module.startswith(_NAME_BLIND) or any(
+        hasattr(value, "fit") for value in estimator.get_params(deep=False).values()
+    ):  # (a model holding another, RANSACRegressor(estimator=...), may pass names on)
         return True
     if scoring is None or isinstance(scoring, str):
         return False
@@ -1241,13 +1244,16 @@ def _fold_scores(
         train_weights = [W.toarray() for W in train_weights]
         test_weights = [W.toarray() for W in test_weights]
     if transform_output(transformer) not in (None, "default") and not (
-        transformer.output != "dense" and not names_read
+        transform_output(transformer) == "pandas"
+        and transformer.output != "dense"
+        and not names_read
     ):
         # set_output asked for a container (pandas ...): the probe gets it, with the
         # concepts as its columns, as the pipeline would give it (a ConceptEditor
-        # without splice= reads the concept names from it). Not sparse weights where
-        # neither the probe nor the scoring reads names (see _reads_names): the probe
-        # makes the CSR matrix of them again.
+        # without splice= reads the concept names from it). Not pandas frames of sparse
+        # weights where neither the probe nor the scoring reads names (see _reads_names):
+        # the probe makes the CSR matrix of them again. (Polars refuses sparse weights:
+        # in every fold, as the pipeline would.)
         # (cast: the test above leaves a container's name, a str)
         kind, names = cast(str, transform_output(transformer)), path.concepts
         rows = _safe_indexing(X, train_idx)

@@ -180,6 +180,21 @@ def test_a_linear_probe_scored_by_name_gets_the_sparse_weights_of_a_pandas_pipel
 
     splice_validation_curve(pipe[0], pipe[-1], X, y, PENALTIES, cv=cv)
     assert set(seen) == {"csr_matrix"}
+    # (a linear model holding another estimator may pass the names on to it)
+    from sklearn.linear_model import LinearRegression, RANSACRegressor
+
+    from sksplice.path import _reads_names
+
+    assert _reads_names(RANSACRegressor(estimator=make_pipeline(LinearRegression())), "r2")
+    assert not _reads_names(RANSACRegressor(), "r2")
+    # polars refuses sparse weights in the first fold, before any probe is fitted, as
+    # the pipeline does (not in the refit, after every fold)
+    seen.clear()
+    with pytest.raises(ValueError, match="polars output of sparse weights is not supported"):
+        SplicePathSearchCV(
+            clone(pipe).set_output(transform="polars"), PENALTIES, cv=cv, error_score="raise"
+        ).fit(X, y)
+    assert seen == []
 
 
 def test_the_global_pandas_output_reaches_the_folds_in_worker_processes(problem):
