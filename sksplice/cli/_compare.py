@@ -29,6 +29,7 @@ from ._embeddings import EMBEDDING_SUFFIX
 from ._inputs import _two_collections
 from ._logging import CLIError, RunError, _usage
 from ._output import (
+    _default_of,
     _Output,
     _TextSink,
     _write_significant_rows,
@@ -97,7 +98,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
             getattr(args, "output", None), {"folder name": sides}, {"concept": plan.concepts}
         )
     _warn_unknown_extension(args)
-    _warn_untestable_sides(args, len(paths_a), len(paths_b), "images")
+    said = _warn_untestable_sides(args, len(paths_a), len(paths_b), "images")
     # (as the outputs write a name: see sksplice._image_files.shown_name)
     labels = (shown_name(sides[0]), shown_name(sides[1]))
     n_total = len(paths_a) + len(paths_b)
@@ -115,25 +116,24 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     _report_skipped(dec.skipped, n_total)
     in_a = {str(p) for p in paths_a}
     from_a = np.array([str(p) in in_a for p in dec.paths], dtype=bool)
-    return _compare(args, dec, from_a, [*paths_a, *paths_b], labels)
+    return _compare(args, dec, from_a, [*paths_a, *paths_b], labels, said)
 
 
-def _warn_untestable_sides(args: argparse.Namespace, n_a: int, n_b: int, unit: str) -> None:
+def _warn_untestable_sides(args: argparse.Namespace, n_a: int, n_b: int, unit: str) -> str | None:
     """Warn, before anything is embedded, that no concept can be significant where the
     sizes of the collections alone decide it (``n_a`` and ``n_b`` images, or rows of
     ``.npy`` files), in the words the end of the run would say it in (1 image against 3
     was said after the vocabulary was embedded and every image decomposed); what is
-    said is kept in ``args.untestable_said``, which :func:`_compare` does not say again."""
+    said, which :func:`_compare` does not say again, or None."""
     from .._fisher import smallest_p_value
     from ..shift import compare_datasets
-    from ._profile import _default_of
 
     alpha = _default_of(compare_datasets, "alpha")
     smallest = p_value_written(smallest_p_value(n_b, n_a, args.alternative), alpha)
     why = untestable(n_a, n_b, smallest, alpha, ("A", "B"), unit)
     if why is not None:
         logger.warning("no concept can be significant at alpha=%g: %s", alpha, why)
-    args.untestable_said = why
+    return why
 
 
 def _check_one_kind(sides: list[str], embeddings: bool) -> None:
@@ -160,7 +160,10 @@ def _compare_embeddings(args: argparse.Namespace) -> int:
     are a collection (only the vocabulary is embedded)."""
     sides = [str(args.folder_a), str(args.folder_b)]
 
-    def sides_left(emb: Any) -> None:
+    said: str | None = None
+
+    def scanned(emb: Any) -> None:
+        nonlocal said
         # each file still has a row: checked once every value is read, before the model
         kept, n_a = emb.kept(), int(emb.arrays[0].shape[0])
         for path, rows in ((sides[0], kept[:n_a]), (sides[1], kept[n_a:])):
@@ -170,13 +173,8 @@ def _compare_embeddings(args: argparse.Namespace) -> int:
                     f"none of the {plural(len(rows), 'row')} of {path} can be decomposed: every "
                     "one holds values that are not finite (NaN or infinite)"
                 )
-
-    def scanned(emb: Any) -> None:
-        sides_left(emb)
         _say_shared_rows(emb, sides)
-        kept = emb.kept()
-        n_a = int(emb.arrays[0].shape[0])
-        _warn_untestable_sides(args, int(kept[:n_a].sum()), int(kept[n_a:].sum()), "rows")
+        said = _warn_untestable_sides(args, int(kept[:n_a].sum()), int(kept[n_a:].sum()), "rows")
 
     run = check_embeddings_run(args, lambda emb: ({"folder name": sides}, {}), after_scan=scanned)
     emb = run.embeddings
@@ -184,7 +182,7 @@ def _compare_embeddings(args: argparse.Namespace) -> int:
     _report_skipped(dec.skipped, emb.n_rows, "rows")
     labels = (shown_name(sides[0]), shown_name(sides[1]))
     from_a = emb.of_kept(np.arange(emb.n_rows) < int(emb.arrays[0].shape[0]))
-    return _compare(args, dec, from_a, emb.names, labels)
+    return _compare(args, dec, from_a, emb.names, labels, said)
 
 
 #: Rows whose keys are taken at a time (:func:`_row_keys`): 4,096 rows of 512 values
@@ -259,10 +257,12 @@ def _compare(
     from_a: np.ndarray,
     inputs: list[Any],
     labels: tuple[str, str],
+    said: str | None = None,
 ) -> int:
     """Test the concepts of the rows of ``dec`` of collection A (``from_a``) against those
     of B, and write the comparison (and the explorer of ``--report``; ``inputs``: the
-    images, or the names of the rows, given, as the skipped ones are numbered)."""
+    images, or the names of the rows, given, as the skipped ones are numbered; ``said``:
+    why no concept can be significant, as warned before the run, not warned again)."""
     from ..analysis import TooFewSamplesWarning, _correction_name
     from ..shift import compare_datasets
 
@@ -304,7 +304,7 @@ def _compare(
     )
     # (the table says it under its rows as well: it may go to a file; said before the run
     # where the sizes were those, else now: images that could not be read change them)
-    if why is not None and why != getattr(args, "untestable_said", None):
+    if why is not None and why != said:
         logger.warning("no concept can be significant at alpha=%g: %s", metadata["alpha"], why)
     beyond = metadata["concepts_significant"] - int(table["significant"].sum())
     if beyond and args.format != "table":  # (the table says it under its rows)

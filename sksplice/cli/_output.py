@@ -847,6 +847,14 @@ def _write_significant_tail(
         fh.write(f"  ({more}: -k {significant} lists {them})\n")
 
 
+def _default_of(function: Any, name: str) -> Any:
+    """The default of parameter ``name`` of ``function`` (the settings a command uses of
+    a library function it calls without them)."""
+    import inspect
+
+    return inspect.signature(function).parameters[name].default
+
+
 def untestable(
     n: int,
     n_other: int,

@@ -22,6 +22,7 @@ from ._decompose import (
 from ._inputs import _labelled, labels_sha256
 from ._logging import CLIError, RunError, _usage
 from ._output import (
+    _default_of,
     _Output,
     _printable,
     _TextSink,
@@ -112,13 +113,6 @@ def warn_untestable_classes(labels: Sequence[Any]) -> list[tuple[Any, int, int, 
     alpha = _default_of(rank_each_class, "alpha")
     _warn_too_few_samples(said, alpha, "class {}", "in the rest")
     return said
-
-
-def _default_of(function: Any, name: str) -> Any:
-    """The default of parameter ``name`` of ``function``."""
-    import inspect
-
-    return inspect.signature(function).parameters[name].default
 
 
 def _profiled(dec: _Decomposition, y: np.ndarray, said: Sequence[Any] = ()):
