@@ -1243,10 +1243,9 @@ def _fold_scores(
     if transformer.output == "dense":
         train_weights = [W.toarray() for W in train_weights]
         test_weights = [W.toarray() for W in test_weights]
-    if transform_output(transformer) not in (None, "default") and not (
-        transform_output(transformer) == "pandas"
-        and transformer.output != "dense"
-        and not names_read
+    container = transform_output(transformer)
+    if container not in (None, "default") and not (
+        container == "pandas" and transformer.output != "dense" and not names_read
     ):
         # set_output asked for a container (pandas ...): the probe gets it, with the
         # concepts as its columns, as the pipeline would give it (a ConceptEditor
@@ -1255,7 +1254,7 @@ def _fold_scores(
         # the probe makes the CSR matrix of them again. (Polars refuses sparse weights:
         # in every fold, as the pipeline would.)
         # (cast: the test above leaves a container's name, a str)
-        kind, names = cast(str, transform_output(transformer)), path.concepts
+        kind, names = cast(str, container), path.concepts
         rows = _safe_indexing(X, train_idx)
         train_weights = [in_container(W, kind, rows, names) for W in train_weights]
         rows = _safe_indexing(X, test_idx)
