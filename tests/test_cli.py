@@ -828,6 +828,30 @@ def test_an_image_mean_file_above_unit_norm_is_refused_before_embedding(
     assert "Normalise each embedding before averaging" in last
 
 
+@pytest.mark.parametrize("suffix", [".npy", ".pt"])
+def test_an_image_mean_file_of_zeros_is_said_once_before_embedding(
+    suffix, image_tree, vocab_file, inproc, capsys, tmp_path
+):
+    # It was used without a word: no centring of the images, what a failed or empty
+    # computation of a mean may write.
+    path = tmp_path / f"mean{suffix}"
+    if suffix == ".npy":
+        np.save(path, np.zeros(32, dtype=np.float32))
+    else:
+        torch = pytest.importorskip("torch")
+        torch.save(torch.zeros(32), path)
+    args = ["decompose", str(image_tree), *_model_args(vocab_file), "--image-mean", str(path)]
+    code, _, err = _main([*args, "-f", "json"], capsys)
+    assert code == 0, err
+    warned = f"sksplice: warning: --image-mean {path} holds only zeros: the images are not centred"
+    assert err.count(warned) == 1, err
+    if suffix == ".npy":  # (read before the model loads: said before the concepts' embedding)
+        assert err.index(warned) < err.index("concept"), err
+    np.save(tmp_path / "other.npy", np.eye(32, dtype=np.float32)[0] * 0.5)
+    code, _, err = _main([*args[:-1], str(tmp_path / "other.npy")], capsys)
+    assert code == 0 and "holds only zeros" not in err, err
+
+
 @pytest.mark.parametrize("value", ["2", "2.0", "1e9"])
 def test_a_penalty_of_two_or_more_is_a_usage_error(value, image_tree, vocab_file, env):
     # Every weight of every image is zero from 2 on: it was found after the images.
@@ -2423,6 +2447,34 @@ def test_a_metadata_row_of_an_image_not_in_the_folder_may_leave_its_class_blank(
     )
     code, _, err = _main([*argv, *_model_args(vocab_file)], capsys)
     assert code == 2 and f"{table}, line 2: no label for {images[0]}" in err, err
+
+
+def test_a_labels_row_without_its_label_field_is_refused_by_its_line(
+    image_tree, vocab_file, inproc, tmp_path, capsys
+):
+    # A line without its comma was read as a path with an empty label and warned of as a
+    # row naming no image, where a row whose label is empty is refused.
+    images = _image_names(image_tree)
+    table = tmp_path / "labels.csv"
+    table.write_text("".join(f"{p},{p[:4]}\n" for p in images) + "\nstray_line\n")
+    argv = ["profile", str(image_tree), "--labels", str(table), *_model_args(vocab_file)]
+    code, out, err = _main(argv, capsys)
+    last = err.strip().splitlines()[-1]
+    line = len(images) + 2
+    assert code == 2 and out == "", err
+    assert last == (
+        f"sksplice: error: {table}, line {line}: 1 field ('stray_line'), where the path and "
+        "label columns need 2, separated by commas"
+    ), last
+    # (a table whose label column is its third: a row of two fields lacks it)
+    table.write_text(
+        "img_filename,split,place\n"
+        + "".join(f"{p},train,{p[:4]}\n" for p in images)
+        + f"{images[0]},train\n"
+    )
+    code, _, err = _main([*argv, "--labels-column", "place"], capsys)
+    assert code == 2 and f"line {len(images) + 2}: 2 fields ('{images[0]}')" in err, err
+    assert "need 3, separated by commas" in err, err
 
 
 def test_lines_of_a_labels_file_are_named_by_their_place_in_the_file(

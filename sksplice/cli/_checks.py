@@ -228,7 +228,9 @@ def _check_image_mean(
             f"--image-mean: no such file {path} (or use {', '.join(_MEAN_KEYWORDS)})"
             f"{_close(choice, _MEAN_KEYWORDS)}"
         )
-    return _mean_file(path, d, model), "file", str(path)
+    mean = _mean_file(path, d, model)
+    _say_zero_mean(args, path, mean)
+    return mean, "file", str(path)
 
 
 def _check_output(path: str | None, option: str = "-o", command: str | None = None) -> None:
@@ -661,7 +663,7 @@ def _check_mean_file_width(args: argparse.Namespace, width: int | None) -> None:
     path = Path(choice).expanduser()
     if _torch_file(path):  # (read with torch, after the model)
         return
-    _mean_file(path, width, args.model)
+    _say_zero_mean(args, path, _mean_file(path, width, args.model))
 
 
 def _mean_file(path: Path, width: int | None, model: str) -> np.ndarray:
@@ -677,6 +679,19 @@ def _mean_file(path: Path, width: int | None, model: str) -> np.ndarray:
         return as_mean_vector(mean, width, source=f"--image-mean file {str(path)!r}")
     except ValueError as exc:
         raise CLIError(f"{exc} (model {model})") from exc
+
+
+def _say_zero_mean(args: argparse.Namespace, path: Path, mean: np.ndarray) -> None:
+    """Warn, once a run, that the ``--image-mean`` file ``path`` holds only zeros (what
+    a failed or empty computation of a mean may write): no centring of the images."""
+    if mean.any() or getattr(args, "zero_mean_said", False):
+        return
+    args.zero_mean_said = True
+    logger.warning(
+        "--image-mean %s holds only zeros: the images are not centred (the concepts still "
+        "are, by their own mean)",
+        path,
+    )
 
 
 def _torch_file(path: Path) -> bool:

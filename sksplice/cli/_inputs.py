@@ -663,22 +663,24 @@ def _holds_tabs(path: Path, n_lines: int = 20) -> bool:
         return True  # (read as a .tsv file: the read says what is wrong)
 
 
-def _record_lines(path: Path, sep: str) -> list[int]:
+def _record_lines(path: Path, sep: str) -> tuple[list[int], list[int]]:
     """The line of the text file ``path`` on which each of its records that is not
-    empty in every cell starts (a quoted cell may hold line breaks)."""
+    empty in every cell starts (a quoted cell may hold line breaks), and the number of
+    fields of each."""
     import csv
 
-    starts, line = [], 0
+    starts, widths, line = [], [], 0
     try:
         with open(path, encoding="utf-8-sig", newline="") as fh:
             reader = csv.reader(fh, delimiter=sep)
             for record in reader:
                 if any(cell.strip() for cell in record):
                     starts.append(line + 1)
+                    widths.append(len(record))
                 line = reader.line_num
     except (csv.Error, OSError, UnicodeDecodeError):
-        return []  # (read otherwise than pandas did: the caller numbers the rows in order)
-    return starts
+        return [], []  # (read otherwise than pandas did: the caller numbers rows in order)
+    return starts, widths
 
 
 def _read_labels(
@@ -727,12 +729,13 @@ def _read_labels(
     # Rows empty in every cell (a spreadsheet's rows of commas) are skipped as blank
     # lines are; messages name the others by their line in the file.
     table = table[(table.apply(lambda cells: cells.str.strip()) != "").any(axis=1)]
-    line_numbers = _record_lines(labels_csv, "\t" if tabs else ",")
+    line_numbers, widths = _record_lines(labels_csv, "\t" if tabs else ",")
     if len(line_numbers) != len(table):  # (read otherwise than pandas did: their order)
-        line_numbers = list(range(1, len(table) + 1))
+        line_numbers, widths = list(range(1, len(table) + 1)), []
     # Columns empty on every line (a spreadsheet's trailing commas) are not columns.
     filled = [bool((table[c].str.strip() != "").any()) for c in table.columns]
     table = table.loc[:, filled].set_axis(range(sum(filled)), axis=1)
+    field_of = [i for i, kept in enumerate(filled) if kept]  # (each column's field)
     if table.shape[1] < 2:
         # (a spreadsheet set to another list separator writes ';' or tabs between them)
         other = _other_separator([str(v) for v in table.iloc[:20, 0]] if table.size else [])
@@ -780,8 +783,19 @@ def _read_labels(
             and os.path.splitext(rows[0][0])[1].lower() not in IMAGE_EXTENSIONS
         )
     ):
-        raw, rows, line_numbers = raw[1:], rows[1:], line_numbers[1:]
+        raw, rows, line_numbers, widths = raw[1:], rows[1:], line_numbers[1:], widths[1:]
     _say_spaced_labels(labels_csv, [label for _, label in raw])
+    # A row of fewer fields than the path and label columns need (a line without its
+    # comma) is read by pandas with empty cells; it is refused as an empty label is.
+    needed = max(field_of[path_col], field_of[label_col]) + 1
+    short = next((i for i, width in enumerate(widths) if width < needed), None)
+    if short is not None:
+        given = ", ".join(repr(cell.strip()) for cell in raw[short] if cell.strip())
+        raise CLIError(
+            f"{labels_csv}, line {line_numbers[short]}: {plural(widths[short], 'field')}"
+            f"{f' ({given})' if given else ''}, where the path and label columns need "
+            f"{needed}, separated by {'tabs' if tabs else 'commas'}"
+        )
 
     # Paths relative to the folder, compared as absolute paths (a row may give an
     # absolute path whether or not the folder was named by one).
