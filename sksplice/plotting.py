@@ -1526,7 +1526,7 @@ def _place_labels(
     label takes the first position, beside its point on the right, then the left,
     then, in order of the length of the line to its point, one line lower or higher
     and so on across the axes, or set off obliquely out into free space (in 18
-    directions, at 12 to 140 points; of equal lengths, the direction away from the
+    directions, at 12 to 100 points; of equal lengths, the direction away from the
     neighbouring points first), whose text box lies inside the axes and overlaps no
     label placed before nor the legend, and, where possible, no line of
     ``avoid_lines``. A label set off from its point's level gets a thin line (a
