@@ -350,11 +350,11 @@ def _splice_parts(splice: Any, *, needed: bool = True) -> tuple[np.ndarray, np.n
 
         if isinstance(splice, FrozenEstimator):  # (frozen before it was fitted)
             inner = type(splice.estimator).__name__
-            raise ValueError(
+            raise NotFittedError(
                 f"`splice` is a FrozenEstimator of an unfitted {inner}: fit the transformer "
                 "first, then freeze it (FrozenEstimator(splice.fit(X)))"
             ) from exc
-        raise ValueError(
+        raise NotFittedError(
             f"`splice` must be a fitted SpliceTransformer, got an unfitted "
             f"{type(splice).__name__}: fit it first (splice.fit(X)). Inside GridSearchCV "
             "or cross_val_score, scikit-learn's clone returns unfitted copies of estimator "
@@ -547,9 +547,11 @@ def concept_neighbors(
 
     Raises
     ------
+    sklearn.exceptions.NotFittedError
+        If ``splice`` is not fitted (a ``ValueError`` too).
     ValueError
-        If ``splice`` is not fitted, ``concepts`` names no concept or one twice, or
-        a name is not in the vocabulary (the message suggests close names).
+        If ``concepts`` names no concept or one twice, or a name is not in the
+        vocabulary (the message suggests close names).
     """
     if n_neighbors is None:
         n_neighbors = 0 if similarity_threshold is not None else _PREVIEW_NEIGHBORS

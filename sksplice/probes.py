@@ -449,7 +449,7 @@ def _given_names(concepts: Any, what: str) -> np.ndarray | None:
         try:
             concepts = concepts.get_feature_names_out()
         except NotFittedError as exc:
-            raise ValueError(
+            raise NotFittedError(
                 f"{what} is a {type(concepts).__name__} that is not fitted; {accepted}"
             ) from exc
     if isinstance(concepts, str):

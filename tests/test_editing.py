@@ -12,6 +12,7 @@ import pytest
 import scipy.sparse as sp
 import sklearn
 from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
 from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV
@@ -677,8 +678,13 @@ def test_errors_without_names_or_splice(small_setup):
         ConceptEditor(remove=["dog"], output="embedding").fit(frame)
     with pytest.raises(ValueError, match="need `splice`"):
         ConceptEditor(remove=["dog"], n_neighbors=3).fit(frame)
-    with pytest.raises(ValueError, match=r"got an unfitted SpliceTransformer: fit it first.*Froz"):
+    # (the class scikit-learn's estimators raise, a ValueError too: `except NotFittedError`
+    # caught the other functions' unfitted transformers, not this one)
+    unfitted = r"got an unfitted SpliceTransformer: fit it first.*Froz"
+    with pytest.raises(NotFittedError, match=unfitted):
         ConceptEditor(remove=["dog"], splice=clone(splice)).fit(W)
+    with pytest.raises(NotFittedError, match=r"got an unfitted SpliceTransformer"):
+        concept_neighbors(clone(splice), "dog")
     # doing without `splice` in a search is advised only where the editor can do without it
     with pytest.raises(ValueError, match=r"give no `splice`.*set_output\(transform='pandas'\)"):
         ConceptEditor(remove=["dog"], splice=clone(splice)).fit(W)
@@ -688,7 +694,7 @@ def test_errors_without_names_or_splice(small_setup):
         assert "FrozenEstimator(splice)" in str(refused.value)
         assert "give no `splice`" not in str(refused.value)
     # frozen before it was fitted: the advice to freeze it was the one followed already
-    with pytest.raises(ValueError) as refused:
+    with pytest.raises(NotFittedError) as refused:
         ConceptEditor(remove=["dog"], splice=FrozenEstimator(clone(splice))).fit(W)
     assert str(refused.value) == (
         "`splice` is a FrozenEstimator of an unfitted SpliceTransformer: fit the transformer "

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression, RidgeClassifier
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
@@ -221,7 +222,6 @@ def test_errors_name_the_problem(rng):
         zero_concept_coefficients(model, [])
     with pytest.raises(ValueError, match="k must be a positive integer"):
         probe_concepts(model, k=0)
-    from sklearn.exceptions import NotFittedError
 
     for call in (probe_concepts, lambda m: zero_concept_coefficients(m, ["snow"])):
         # (the class the estimators raise: `except NotFittedError` catches it)
@@ -635,7 +635,7 @@ def test_the_concepts_argument_says_what_is_wrong_and_what_is_accepted(rng):
         probe_concepts(pipe, concepts="w1")
     with pytest.raises(TypeError, match=r"`concepts` entry 2 is an int, not a concept name"):
         probe_concepts(pipe, concepts=["a", "b", 3])
-    with pytest.raises(ValueError, match=r"SpliceTransformer that is not fitted; " + accepted):
+    with pytest.raises(NotFittedError, match=r"SpliceTransformer that is not fitted; " + accepted):
         probe_concepts(pipe, concepts=clone(pipe[0]))
     with pytest.raises(
         ValueError, match=r"`feature_names` has 3 names, but the classifier has 12 input columns"
