@@ -58,6 +58,7 @@ __all__ = [
     "checks_parameters",
     "find_label",
     "parameters_of",
+    "refuse_estimator",
     "restored_on_failure",
     "row_labels",
     "shown_label",
@@ -69,12 +70,45 @@ __all__ = [
 _SHOWN_ROWS = 5
 
 
+#: The longest text of a value that a message about a parameter shows whole.
+_SHOWN_VALUE = 80
+
+
+def _is_estimator(value: Any) -> bool:
+    """Whether ``value`` is an estimator instance (a class is not)."""
+    return not isinstance(value, type) and hasattr(value, "get_params") and hasattr(value, "fit")
+
+
+def _shown_value(value: Any) -> str:
+    """``value`` as a message about a parameter shows it: an estimator by its class (its
+    repr holds its parameters, arrays of concept embeddings among them), a long repr cut
+    short."""
+    if _is_estimator(value):
+        name = type(value).__name__
+        return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"
+    text = repr(value)
+    return text if len(text) <= _SHOWN_VALUE else text[: _SHOWN_VALUE - 5] + " ...)"
+
+
 def _type_error(name: str, what: str, value: Any) -> TypeError:
-    return TypeError(f"{name} must be {what}, got {value!r} ({type(value).__name__})")
+    shown = _shown_value(value)
+    of_type = "" if _is_estimator(value) else f" ({type(value).__name__})"
+    return TypeError(f"{name} must be {what}, got {shown}{of_type}")
 
 
 def _value_error(name: str, what: str, value: Any, advice: str = "") -> ValueError:
-    return ValueError(f"{name} must be {what}, got {value!r}{': ' + advice if advice else ''}")
+    return ValueError(
+        f"{name} must be {what}, got {_shown_value(value)}{': ' + advice if advice else ''}"
+    )
+
+
+def refuse_estimator(value: Any, name: str, what: str, advice: str) -> None:
+    """Raise a ``TypeError`` where ``value``, given for the parameter ``name`` (which
+    must be ``what``), is an estimator: a transformer given in the place of another
+    argument (``concept_profiles(W, splice)`` puts it in ``y``); ``advice`` says where
+    it goes (``"concept_profiles takes it third, or as concepts="``)."""
+    if _is_estimator(value):
+        raise TypeError(f"`{name}` must be {what}, got {_shown_value(value)}: {advice}")
 
 
 def _or_none(what: str, allow_none: bool) -> str:

@@ -51,6 +51,7 @@ from ._validation import (
     check_number,
     check_option,
     find_label,
+    refuse_estimator,
     row_labels,
     shown_label,
 )
@@ -445,6 +446,14 @@ def concept_profiles(
     1.0
     """
     check_flag(drop_empty, "drop_empty")  # ("False" dropped them: a non-empty string)
+    refuse_estimator(
+        y,
+        "y",
+        "the class labels of the rows (or None)",
+        "the transformer (or the concept names) goes third, or as concepts= "
+        "(concept_profiles(W, y, concepts=splice); concept_profiles(W, concepts=splice) "
+        "without labels)",
+    )
     W = as_pandas(W)  # (a polars frame's columns name its concepts too)
     names = _concepts_of(W, concepts)
     given = W
@@ -1357,6 +1366,13 @@ def rank_each_class(
     3     sea    tree               0               6        False
     """
     _check_test_options(correction, alpha, min_count, alternative)
+    refuse_estimator(
+        y,
+        "y",
+        "the class labels of the rows",
+        "the transformer (or the concept names) goes third, or as concepts= "
+        "(rank_each_class(W, y, concepts=splice))",
+    )
     if isinstance(concepts, str):
         # (rank_concepts takes the class third: rank_concepts(W, y, "sea") ranks one class)
         raise TypeError(

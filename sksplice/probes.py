@@ -25,7 +25,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._names import a_type, listed, numbered_prefix, reconcile_names
 from ._stack import warn_user
-from ._validation import check_int
+from ._validation import check_int, refuse_estimator
 from .retrieval import unknown_concepts_error
 
 __all__ = ["probe_concepts", "zero_concept_coefficients"]
@@ -660,6 +660,15 @@ def probe_concepts(model: Any, k: int = 10, *, concepts: Any = None) -> pd.DataF
       dog positive     bark
       dog negative whiskers
     """
+    # (concept names or a transformer given second, where the analysis functions take
+    # them third, land in `k`)
+    to_concepts = (
+        "probe_concepts takes the concept names (or the transformer) as concepts= "
+        "(probe_concepts(model, concepts=splice))"
+    )
+    refuse_estimator(k, "k", "a positive integer", to_concepts)
+    if isinstance(k, Sequence | np.ndarray | pd.Index | pd.Series) and not isinstance(k, str):
+        raise TypeError(f"`k` must be a positive integer, got {len(k)} items: {to_concepts}")
     check_int(k, "k")
     estimator = _final_step(model)
     coef = _check_linear(estimator)
@@ -804,6 +813,13 @@ def zero_concept_coefficients(model: Any, concepts: Any, *, feature_names: Any =
         concepts = [concepts]
     if isinstance(concepts, set | frozenset):  # (the order of zeroing does not matter)
         concepts = sorted(concepts, key=str)
+    refuse_estimator(
+        concepts,
+        "concepts",
+        "the concepts to zero, a list of names",
+        "the transformer (or the names) that names the classifier's inputs goes in "
+        "feature_names= (zero_concept_coefficients(model, ['dog'], feature_names=splice))",
+    )
     if not isinstance(concepts, Sequence | np.ndarray | pd.Index | pd.Series):
         raise TypeError(
             f"`concepts` must be a list of concept names; got {type(concepts).__name__}"

@@ -707,9 +707,16 @@ class ConceptRetriever(OneBlockMixin, VersionStampMixin, BaseEstimator):
         if not isinstance(text, str) or not text.strip():
             raise ValueError(f"the text query must be a non-empty string; got {text!r}")
         if self.splice is None:
+            given = (
+                f"; the {type(self.concepts).__name__} given is `concepts`, the first "
+                "argument, which only names the columns: give it as splice= too "
+                "(ConceptRetriever(concepts=splice, splice=splice))"
+                if hasattr(self.concepts, "embedder")
+                else ""
+            )
             raise ValueError(
                 "text queries need `splice`: the fitted SpliceTransformer (with an embedder) "
-                "that decomposes the query into the collection's concepts"
+                f"that decomposes the query into the collection's concepts{given}"
             )
         embedder = getattr(self.splice, "embedder", None)
         if embedder is None:

@@ -20,7 +20,7 @@ from ._fisher import smallest_p_value
 from ._names import carried_names, check_source, recorded, recorded_makers
 from ._pandas import as_pandas
 from ._provenance import check_one_decomposition
-from ._validation import shown_label
+from ._validation import refuse_estimator, shown_label
 from .analysis import (
     _as_weights,
     _check_test_options,
@@ -172,6 +172,15 @@ def compare_datasets(
         or labels[0] == labels[1]
     ):
         raise ValueError(f"`labels` must be two different non-empty strings, got {labels!r}")
+    for weights, param in ((W_a, "W_a"), (W_b, "W_b")):
+        refuse_estimator(
+            weights,
+            param,
+            f"the concept weights of collection {param[-1].upper()}",
+            "compare_datasets takes the weights of both collections first, and the "
+            "transformer (or the concept names) third, or as concepts= "
+            "(compare_datasets(W_a, W_b, concepts=splice))",
+        )
     W_a, W_b = as_pandas(W_a), as_pandas(W_b)  # (a polars frame's columns name its concepts)
     if (
         isinstance(W_a, pd.DataFrame)

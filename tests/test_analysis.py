@@ -1222,6 +1222,83 @@ def test_rank_concepts_names_a_transformer_given_as_the_class_to_compare_with():
     assert rank_concepts(W, y, 1, concepts=splice).shape[0] > 0
 
 
+def test_a_transformer_given_in_another_arguments_place_says_where_it_goes():
+    # concept_profiles(W, splice) put it in `y` and said the weights carry no names;
+    # probe_concepts(model, splice) printed its whole repr (the concept embeddings);
+    # ConceptRetriever(splice) searched by names and failed text queries for `splice`
+    from sklearn.linear_model import LogisticRegression
+
+    from sksplice import SpliceTransformer
+    from sksplice.probes import probe_concepts, zero_concept_coefficients
+    from sksplice.retrieval import ConceptRetriever
+    from sksplice.shift import compare_datasets
+
+    rng = np.random.default_rng(0)
+    E = rng.normal(size=(8, 6))
+    splice = SpliceTransformer(vocabulary=[f"c{i}" for i in range(8)], concept_embeddings=E)
+    splice.fit(rng.normal(size=(30, 6)))
+    W = splice.transform(rng.normal(size=(30, 6)))
+    y = np.arange(30) % 2
+    model = LogisticRegression().fit(W, y)
+    third = "the transformer (or the concept names) goes third, or as concepts= "
+    refused = {
+        lambda: concept_profiles(W, splice): (
+            "`y` must be the class labels of the rows (or None), got a SpliceTransformer: "
+            + third
+            + "(concept_profiles(W, y, concepts=splice); concept_profiles(W, "
+            "concepts=splice) without labels)"
+        ),
+        lambda: rank_each_class(W, splice): (
+            "`y` must be the class labels of the rows, got a SpliceTransformer: "
+            + third
+            + "(rank_each_class(W, y, concepts=splice))"
+        ),
+        lambda: compare_datasets(W, splice): (
+            "`W_b` must be the concept weights of collection B, got a SpliceTransformer: "
+            "compare_datasets takes the weights of both collections first, and the "
+            "transformer (or the concept names) third, or as concepts= "
+            "(compare_datasets(W_a, W_b, concepts=splice))"
+        ),
+        lambda: probe_concepts(model, splice): (
+            "`k` must be a positive integer, got a SpliceTransformer: probe_concepts takes "
+            "the concept names (or the transformer) as concepts= (probe_concepts(model, "
+            "concepts=splice))"
+        ),
+        lambda: probe_concepts(model, list(splice.get_feature_names_out())): (
+            "`k` must be a positive integer, got 8 items: probe_concepts takes the concept "
+            "names (or the transformer) as concepts= (probe_concepts(model, concepts=splice))"
+        ),
+        lambda: zero_concept_coefficients(model, splice): (
+            "`concepts` must be the concepts to zero, a list of names, got a "
+            "SpliceTransformer: the transformer (or the names) that names the classifier's "
+            "inputs goes in feature_names= (zero_concept_coefficients(model, ['dog'], "
+            "feature_names=splice))"
+        ),
+    }
+    for call, message in refused.items():
+        with pytest.raises(TypeError) as info:
+            call()
+        assert str(info.value) == message
+    retriever = ConceptRetriever(splice).fit(W)
+    with pytest.raises(ValueError) as info:
+        retriever.search_text("a dog")
+    assert str(info.value).endswith(
+        "; the SpliceTransformer given is `concepts`, the first argument, which only names "
+        "the columns: give it as splice= too (ConceptRetriever(concepts=splice, "
+        "splice=splice))"
+    )
+    # (the forms asked for work)
+    assert concept_profiles(W, y, concepts=splice).shape[0] == 8
+    assert probe_concepts(model, concepts=splice).shape[0] > 0
+    assert zero_concept_coefficients(model, ["c1"], feature_names=splice).coef_[0, 1] == 0
+    # (a parameter's check shows an estimator by its class, a long value cut short)
+    with pytest.raises(TypeError) as info:
+        SpliceTransformer(vocabulary=["a"], concept_embeddings=E[:1], l1_penalty=splice).fit(
+            rng.normal(size=(30, 6))
+        )
+    assert "got a SpliceTransformer" in str(info.value) and "array(" not in str(info.value)
+
+
 @pytest.mark.parametrize("value", ["False", "yes", None, 1])
 def test_drop_empty_must_be_a_bool(value):
     # drop_empty="False" dropped the empty concepts (a non-empty string is true)
