@@ -137,6 +137,31 @@ def test_the_package_type_checks(tmp_path):
     assert result.stdout.startswith("Success: no issues found")
 
 
+def test_no_feature_of_python_newer_than_requires_python_is_used():
+    """vermin finds no module, function, keyword or syntax newer than the oldest Python
+    pyproject.toml declares (the suite runs on one Python: ``datetime.UTC`` or
+    ``tomllib``, of 3.11, would pass it and fail on 3.10)."""
+    import re
+
+    pytest.importorskip("vermin")
+    tomllib = pytest.importorskip("tomllib")
+    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    oldest = re.fullmatch(r">=\s*(3\.\d+)", project["project"]["requires-python"])
+    assert oldest is not None, project["project"]["requires-python"]
+    run = "import sys; from vermin import main; sys.argv[0] = 'vermin'; sys.exit(main())"
+    options = ["--no-tips", "--violations", "--eval-annotations"]
+    options += ["--backport", "typing_extensions", f"-t={oldest.group(1)}-"]
+    result = subprocess.run(
+        [sys.executable, "-c", run, *options, "sksplice", "tests", "benchmarks", "tools", "docs"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=REPO_ROOT,
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    assert f"Minimum required versions: {oldest.group(1)}" in result.stdout, result.stdout
+
+
 def test_the_source_distribution_holds_what_its_tests_and_readme_need(tmp_path):
     """An sdist without the tests' helpers, ``tests/data`` or ``constraints.txt`` could not
     run its own tests or the README's commands (MANIFEST.in)."""
@@ -202,7 +227,12 @@ def test_every_declared_lower_bound_is_pinned_for_the_lower_bounds_run():
             name, _, version = line.partition("==")
             pins[_requirement_name(name)] = version
     bounded = 0
+    from packaging.requirements import Requirement
+
     for requirement in declared:
+        marker = Requirement(requirement).marker
+        if marker is not None and not marker.evaluate():  # (another Python's bound)
+            continue
         name = _requirement_name(requirement)
         found = re.search(r">=\s*([0-9][0-9.]*)", requirement)
         if found is None or name in ("torch", "torchvision"):  # (see the file's header)
