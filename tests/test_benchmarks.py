@@ -451,6 +451,24 @@ def test_bench_thumbnails_dry_run(tmp_path):
     assert result["mean_pixel_difference"] < 4
 
 
+def test_bench_fisher_dry_run(tmp_path):
+    """The Fisher benchmark runs end to end on a few tables: both sides give the same
+    p-values (else it exits 1) for every pair of sizes and alternative."""
+    _dry_run(
+        "benchmarks/bench_fisher.py",
+        *("--n-concepts", "30", "--repeats", "1", "--out-dir", str(tmp_path)),
+    )
+    result = json.loads((tmp_path / "fisher.json").read_text())
+    runs = result["runs"]
+    assert {(r["n1"], r["n2"], r["alternative"]) for r in runs} == {
+        (n1, n2, alt) for n1, n2 in ((100, 10_000), (10_000, 10_000))
+        for alt in ("greater", "two-sided")
+    }  # fmt: skip
+    for run in runs:
+        assert run["max_rel_difference"] < 1e-9 and run["sksplice_s"] > 0
+        assert run["scipy_over_sksplice"] == run["scipy_s"] / run["sksplice_s"]
+
+
 # What the GPU benchmark machine's environment holds of sksplice's dependencies and of
 # what the pinned wheels need; everything else must be brought as a wheel named in
 # benchmarks/gpu_wheels.txt: that machine has no network.
