@@ -94,7 +94,11 @@ def compare_datasets(
         collections together are tested and returned.
     alternative : {"two-sided", "greater", "less"}, default="two-sided"
         ``"greater"``: the concept is more frequent in B than in A; ``"less"``:
-        less frequent in B; ``"two-sided"``: either.
+        less frequent in B; ``"two-sided"``: either. B is the collection
+        tested against A, as every difference here is B minus A: the reverse
+        of the order of ``scipy.stats.fisher_exact([[count_a, ...], [count_b,
+        ...]], alternative="greater")``, whose ``"greater"`` is about its
+        first row.
 
     Returns
     -------
