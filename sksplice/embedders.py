@@ -338,8 +338,8 @@ class CLIPEmbedder(TransformerMixin, VersionStampMixin, BaseEstimator):
         ``"fp16"`` falls back to ``"fp32"`` with a :class:`UserWarning` (CPU
         kernels for fp16 are slow or missing). Embeddings are returned as
         float32 whatever the precision.
-    verbose : bool, default=False
-        Show a tqdm progress bar.
+    verbose : int or bool, default=False
+        Show a tqdm progress bar (any value above 0).
     on_error : {"raise", "skip"}, default="raise"
         What to do with an image that cannot be loaded (missing file,
         directory, not an image, truncated, above PIL's decompression-bomb
@@ -354,7 +354,10 @@ class CLIPEmbedder(TransformerMixin, VersionStampMixin, BaseEstimator):
     cache_dir : str, os.PathLike or None, default=None
         Where open_clip downloads and caches pretrained weights; None uses
         open_clip's default (the Hugging Face cache, or ``~/.cache/clip`` for
-        weights fetched by URL).
+        weights fetched by URL). The weights' folder only: the concept
+        dictionaries are cached in :class:`~sksplice.SpliceTransformer`'s
+        ``cache_dir``, and image embeddings where ``image_cache`` says (the
+        command line's ``--cache-dir`` holds both of those).
     num_workers : int or None, default=None
         How images are decoded and preprocessed while the model runs. ``0``:
         in a pool of up to ``DECODE_THREADS`` threads of this process (no

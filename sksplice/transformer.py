@@ -713,7 +713,8 @@ class SpliceTransformer(
         :func:`sksplice.get_data_home`); it may be read-only.
     cache_dir : str or path-like, default=None
         Folder of the on-disk dictionary cache (``None``: ``$SKSPLICE_CACHE``,
-        else the per-user cache folder).
+        else the per-user cache folder). Not where model weights are kept: that
+        is the embedder's ``cache_dir`` (:class:`~sksplice.CLIPEmbedder`).
     calibration_samples : int, default=2000
         Largest number of rows of ``X`` used to calibrate ``target_l0``. The
         calibrated penalty reaches ``target_l0`` on average over these rows; a
