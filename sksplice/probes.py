@@ -565,7 +565,7 @@ def _left_out_text(names: np.ndarray, reasons: dict[int, str], n: int = 5) -> st
     return "; ".join(parts)
 
 
-def probe_concepts(model: Any, k: int = 10, *, concepts: Any = None) -> pd.DataFrame:
+def probe_concepts(model: Any, k: int | None = 10, *, concepts: Any = None) -> pd.DataFrame:
     """The concepts with the largest positive and negative coefficients of each class.
 
     Parameters
@@ -574,9 +574,10 @@ def probe_concepts(model: Any, k: int = 10, *, concepts: Any = None) -> pd.DataF
         A Pipeline whose last step is a fitted linear classifier (anything with
         ``coef_`` and ``classes_``, such as ``LogisticRegression``) trained on
         concept weights, or such a classifier on its own.
-    k : int, default=10
+    k : int or None, default=10
         Number of concepts listed per class and sign (fewer when fewer
-        coefficients of that sign are non-zero).
+        coefficients of that sign are non-zero); None lists every non-zero
+        coefficient, as ``top_concepts(k=None)`` lists every concept.
     concepts : list of str or fitted SpliceTransformer, default=None
         Names of the classifier's input columns (one per column, or one per
         concept column of a Pipeline whose steps say which those are), or the
@@ -669,7 +670,7 @@ def probe_concepts(model: Any, k: int = 10, *, concepts: Any = None) -> pd.DataF
     refuse_estimator(k, "k", "a positive integer", to_concepts)
     if isinstance(k, Sequence | np.ndarray | pd.Index | pd.Series) and not isinstance(k, str):
         raise TypeError(f"`k` must be a positive integer, got {len(k)} items: {to_concepts}")
-    check_int(k, "k")
+    check_int(k, "k", allow_none=True)
     estimator = _final_step(model)
     coef = _check_linear(estimator)
     inputs = _feature_names(model, coef.shape[1], concepts)

@@ -58,6 +58,8 @@ def test_binary_table_by_hand(rng):
     water_pos = table[(table["class"] == "water") & (table["sign"] == "positive")]
     assert list(water_pos["concept"]) == ["grass", "dog"]
     assert "beach" not in set(table["concept"])
+    # k=None: every non-zero coefficient, as top_concepts(k=None) lists every concept
+    pd.testing.assert_frame_equal(probe_concepts(model, k=None), table)
 
 
 def test_multiclass_table_by_hand(rng):
