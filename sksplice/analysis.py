@@ -13,7 +13,7 @@ present.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable
+from collections.abc import Hashable, Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -86,9 +86,14 @@ class TooFewSamplesWarning(UserWarning):
     one group and in none of the other (``1 / C(n1 + n2, n1)`` one-sided): for one
     sample against two that is 1/3, so at ``alpha=0.05`` no concept can be
     significant, and a table without significant concepts says nothing about such a
-    group. ``groups`` lists each one as ``(group, samples, samples compared with,
-    smallest p-value)``; tables record the smallest p-value of every group in
-    ``attrs["smallest_p_value"]``.
+    group. A correction for the number of tests can raise that floor: Holm's or
+    Bonferroni's over 10,000 tests multiplies it by 10,000 (Benjamini-Hochberg's
+    leaves it), and a group of 3 samples against 30 (one-sided floor 1/5,456) is then
+    too small as well. ``groups`` lists each one as ``(group, samples, samples
+    compared with, smallest p-value)``, that p-value after the correction; tables
+    record the test's own of every group in ``attrs["smallest_p_value"]`` and the
+    smallest adjusted p-value the correction can give in
+    ``attrs["smallest_adjusted_p_value"]``.
     """
 
     def __init__(self, message: str, groups: list[tuple[Any, int, int, float]]) -> None:
@@ -99,14 +104,37 @@ class TooFewSamplesWarning(UserWarning):
         return (type(self), (str(self.args[0]) if self.args else "", self.groups), self.__dict__)
 
 
+def _smallest_adjusted(smallest: float, n_tests: int, correction: str | None) -> float:
+    """The smallest adjusted p-value that ``correction`` can give in a family of
+    ``n_tests`` tests none of whose p-values is below ``smallest``: that of ``n_tests``
+    p-values all equal to it (``n_tests`` times it for Bonferroni and Holm, whose first
+    step multiplies the smallest by ``n_tests``; times ``sum(1/i)`` for
+    Benjamini-Yekutieli; Benjamini-Hochberg's own)."""
+    if n_tests < 1:
+        return float(smallest)
+    adjusted = _adjust_tied_pvalues(np.array([float(smallest)]), np.array([n_tests]), correction)
+    return float(adjusted[0])
+
+
+def _correction_phrase(correction: str | None, n_tests: int) -> str:
+    """``"the Holm correction over 1,800 tests"``: how a warning names a correction
+    that raised the smallest p-value possible."""
+    return f"the {_correction_name(correction)} correction over {n_tests:,} tests"
+
+
 def _warn_too_few_samples(
-    groups: list[tuple[Any, int, int, float]], alpha: float, what: str, against: str
+    groups: list[tuple[Any, int, int, float]],
+    alpha: float,
+    what: str,
+    against: str,
+    corrected: str | None = None,
 ) -> None:
     """Warn (:class:`TooFewSamplesWarning`) about the ``groups`` (group, its samples,
     the samples it is compared with, the smallest p-value possible) where no concept
     can be significant at ``alpha``; ``what`` names a group in the message (``"class
     {}"``; several groups are classes), ``against`` what it is compared with (``"in
-    the rest"``)."""
+    the rest"``). ``corrected`` names the correction (:func:`_correction_phrase`)
+    where it raised those p-values above the test's own."""
     untestable = [g for g in groups if not _below_alpha(g[3], alpha)]
     if not untestable:
         return
@@ -115,13 +143,15 @@ def _warn_too_few_samples(
     def sizes(n: int, m: int) -> str:
         return f"{plural(n, 'sample')} against {m} {against}"
 
+    test = "Fisher's exact test gives no p-value"
+    if corrected is not None:
+        test = f"Fisher's exact test, with {corrected}, gives no adjusted p-value"
     if len(untestable) == 1:
         group, n, m, p = untestable[0]
         said = (
             f"no concept of {what.format(shown_label(group))} can be significant at "
-            f"alpha={alpha:g}: with {sizes(n, m)}, Fisher's exact test gives no p-value "
-            f"below {p:.2g}, whatever the counts. That none is significant says nothing "
-            "about it; more samples are needed"
+            f"alpha={alpha:g}: with {sizes(n, m)}, {test} below {p:.2g}, whatever the "
+            "counts. That none is significant says nothing about it; more samples are needed"
         )
     else:
         shown = listed(
@@ -133,9 +163,9 @@ def _warn_too_few_samples(
         )
         said = (
             f"in none of {len(untestable)} classes can a concept be significant at "
-            f"alpha={alpha:g}: for groups of their sizes Fisher's exact test gives no p-value "
-            f"below the smallest given here for each, whatever the counts ({shown}). "
-            "That none is significant says nothing about them; more samples are needed"
+            f"alpha={alpha:g}: for groups of their sizes {test} below the smallest given "
+            f"here for each, whatever the counts ({shown}). That none is significant says "
+            "nothing about them; more samples are needed"
         )
     warn_user(TooFewSamplesWarning(said, untestable))
 
@@ -958,10 +988,30 @@ def rank_concepts(
         alpha=alpha,
         alternative=alternative,
         smallest_p_value=smallest,
+        smallest_adjusted_p_value=_smallest_adjusted(smallest, len(ranking), correction),
     )
     against = "in the rest" if negative is None else f"of class {shown_label(negative)}"
-    _warn_too_few_samples([(positive, int(n1), int(n2), smallest)], alpha, "class {}", against)
+    _warn_too_few_samples(
+        [(positive, int(n1), int(n2), ranking.attrs["smallest_adjusted_p_value"])],
+        alpha,
+        "class {}",
+        against,
+        _raised(ranking.attrs, correction, len(ranking)),
+    )
     return ranking
+
+
+def _raised(attrs: Mapping[str, Any], correction: str | None, n_tests: int) -> str | None:
+    """How a warning names ``correction`` over ``n_tests`` tests where it raised the
+    smallest p-value possible of a table's group (``attrs["smallest_p_value"]`` below
+    ``attrs["smallest_adjusted_p_value"]``, each a number or one per class); None
+    where it did not."""
+    raw, adjusted = attrs["smallest_p_value"], attrs["smallest_adjusted_p_value"]
+    if isinstance(raw, Mapping):
+        raised = any(adjusted[key] > p for key, p in raw.items())
+    else:
+        raised = adjusted > raw
+    return _correction_phrase(correction, n_tests) if raised else None
 
 
 #: ``ranking.attrs["adjusted_over"]`` of a table of every class against the rest whose
@@ -1210,6 +1260,21 @@ def _each_class_attrs(
     """Record rank_each_class's test and samples in ``table.attrs``."""
     # (one smallest p-value per size of class: classes of one size share their margins)
     by_size = {k: smallest_p_value(k, int(n - k), alternative) for k in set(sizes.tolist())}
+    raw = {cls: by_size[k] for cls, k in zip(classes, sizes.tolist(), strict=True)}
+    # The smallest adjusted p-value of each class: its own family's (the second level)
+    # where the correction is in two levels; of one family of all tests otherwise, where
+    # Holm's first step multiplies the smallest of all by their number, and a test of
+    # the class after all the others' (each class has its family's share of them) its
+    # own by that share.
+    share = len(table) // max(len(classes), 1)
+    if class_adjusted is not None or correction in (None, "bonferroni"):
+        family = share if class_adjusted is not None else len(table)
+        adjusted = {cls: _smallest_adjusted(p, family, correction) for cls, p in raw.items()}
+    else:
+        first = _smallest_adjusted(min(raw.values(), default=1.0), len(table), correction)
+        adjusted = {
+            cls: max(first, _smallest_adjusted(p, share, correction)) for cls, p in raw.items()
+        }
     if class_adjusted is not None:  # (the two levels' first: which classes differ)
         table.attrs["class_p_adjusted"] = {
             cls: float(q) for cls, q in zip(classes, class_adjusted.tolist(), strict=True)
@@ -1230,7 +1295,8 @@ def _each_class_attrs(
         class_sizes={cls: int(k) for cls, k in zip(classes, sizes.tolist(), strict=True)},
         n_samples=int(n),
         # (no concept of a class can be significant where this is alpha or more)
-        smallest_p_value={cls: by_size[k] for cls, k in zip(classes, sizes.tolist(), strict=True)},
+        smallest_p_value=raw,
+        smallest_adjusted_p_value=adjusted,
     )
 
 
@@ -1474,11 +1540,13 @@ def rank_each_class(
     table["p_adjusted"] = adjusted
     table["significant"] = _below_alpha(adjusted, alpha)
     _each_class_attrs(table, correction, alpha, alternative, classes, sizes, n, class_adjusted)
-    smallest = table.attrs["smallest_p_value"]
+    smallest = table.attrs["smallest_adjusted_p_value"]
+    family = len(table) if class_adjusted is None else len(table) // max(len(classes), 1)
     _warn_too_few_samples(
         [(cls, int(k), int(n - k), smallest[cls]) for cls, k in zip(classes, sizes.tolist())],
         alpha,
         "class {}",
         "in the rest",
+        _raised(table.attrs, correction, family),
     )
     return table

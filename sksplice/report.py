@@ -783,7 +783,7 @@ def _left_out_text(left_out: int, ranking: pd.DataFrame | None = None, unit: str
 
 def _untestable_text(ranking: pd.DataFrame | None, unit: str = "image") -> str:
     """What the page says of the classes (or collections) too small for any concept to be
-    significant: those whose smallest possible p-value (``attrs["smallest_p_value"]``,
+    significant: those whose smallest possible adjusted p-value (:func:`_smallest_possible`,
     see :class:`~sksplice.analysis.TooFewSamplesWarning`) is ``alpha`` or more. A table
     without highlighted rows for them is no finding about them. Then, of a ranking
     adjusted in two levels, the classes not found to differ from the rest as a whole
@@ -791,17 +791,18 @@ def _untestable_text(ranking: pd.DataFrame | None, unit: str = "image") -> str:
     from .analysis import _below_alpha
 
     attrs = {} if ranking is None else ranking.attrs
-    smallest, alpha = attrs.get("smallest_p_value"), attrs.get("alpha")
+    smallest, alpha = _smallest_possible(attrs), attrs.get("alpha")
     if smallest is None or not isinstance(alpha, numbers.Real):
         return ""
     alpha = float(alpha)
+    test = _test_floor(attrs)
     if not isinstance(smallest, Mapping):  # (one comparison: a pair, or collections)
         if _below_alpha(float(smallest), alpha):
             return ""
         return (
-            f"Too few {unit}s to test: for groups of these sizes Fisher's exact test gives "
-            f"no p-value below {float(smallest):.2g}, whatever the counts, so no concept can "
-            "be significant here; that none is highlighted says nothing."
+            f"Too few {unit}s to test: for groups of these sizes {test} below "
+            f"{float(smallest):.2g}, whatever the counts, so no concept can be significant "
+            "here; that none is highlighted says nothing."
         )
     sizes = _class_sizes(ranking, "positive") if ranking is not None else {}
 
@@ -816,7 +817,7 @@ def _untestable_text(ranking: pd.DataFrame | None, unit: str = "image") -> str:
         one = len(named) == 1
         texts.append(
             f"Too few {unit}s to test {'class' if one else 'classes'} {_listed(named)}: for "
-            "classes of these sizes Fisher's exact test gives no p-value below the one in "
+            f"classes of these sizes {test} below the one in "
             "parentheses, whatever the counts, so no concept of "
             f"{'it' if one else 'them'} can be significant; that none is highlighted says "
             "nothing."
@@ -855,6 +856,32 @@ def _untestable_text(ranking: pd.DataFrame | None, unit: str = "image") -> str:
     return " ".join(texts)
 
 
+def _smallest_possible(attrs: Mapping[str, Any]) -> Any:
+    """The smallest adjusted p-value a ranking's correction can give (one, or one per
+    class: ``attrs["smallest_adjusted_p_value"]``), else the test's own smallest
+    p-value (``attrs["smallest_p_value"]``, of a ranking made before the former was
+    recorded, or made otherwise); None without either."""
+    adjusted = attrs.get("smallest_adjusted_p_value")
+    return attrs.get("smallest_p_value") if adjusted is None else adjusted
+
+
+def _test_floor(attrs: Mapping[str, Any]) -> str:
+    """``"Fisher's exact test gives no p-value"``, or where the ranking's correction
+    raised that floor (Holm's, Bonferroni's), ``"Fisher's exact test, with the Holm
+    correction, gives no adjusted p-value"``: how the page says what it is below."""
+    from .analysis import _correction_name
+
+    raw, adjusted = attrs.get("smallest_p_value"), attrs.get("smallest_adjusted_p_value")
+    if isinstance(raw, Mapping) and isinstance(adjusted, Mapping):
+        raised = any(float(adjusted.get(key, p)) > float(p) for key, p in raw.items())
+    else:
+        raised = raw is not None and adjusted is not None and float(adjusted) > float(raw)
+    name = _correction_name(attrs.get("correction"))
+    if not raised or name is None:
+        return "Fisher's exact test gives no p-value"
+    return f"Fisher's exact test, with the {name} correction, gives no adjusted p-value"
+
+
 def _classes_without_findings(
     ranking: pd.DataFrame | None,
 ) -> tuple[dict[Any, float], dict[Any, float]]:
@@ -866,7 +893,7 @@ def _classes_without_findings(
     from .analysis import _below_alpha
 
     attrs = {} if ranking is None else ranking.attrs
-    smallest, alpha = attrs.get("smallest_p_value"), attrs.get("alpha")
+    smallest, alpha = _smallest_possible(attrs), attrs.get("alpha")
     if not isinstance(smallest, Mapping) or not isinstance(alpha, numbers.Real):
         return {}, {}
     alpha = float(alpha)

@@ -27,7 +27,9 @@ from .analysis import (
     _exact_difference,
     _group_sums,
     _n_columns,
+    _raised,
     _resolve_concepts,
+    _smallest_adjusted,
     _test_columns,
     _warn_too_few_samples,
 )
@@ -295,10 +297,14 @@ def compare_datasets(
         # or more)
         smallest_p_value=smallest_p_value(int(n_b), int(n_a), alternative),
     )
+    comparison.attrs["smallest_adjusted_p_value"] = _smallest_adjusted(
+        comparison.attrs["smallest_p_value"], len(comparison), correction
+    )
     _warn_too_few_samples(
-        [(labels[1], int(n_b), int(n_a), comparison.attrs["smallest_p_value"])],
+        [(labels[1], int(n_b), int(n_a), comparison.attrs["smallest_adjusted_p_value"])],
         alpha,
         "collection {}",
         f"in {shown_label(labels[0])}",
+        _raised(comparison.attrs, correction, len(comparison)),
     )
     return comparison

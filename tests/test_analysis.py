@@ -553,6 +553,63 @@ def test_classes_and_collections_too_small_to_test_are_named():
         compare_datasets(W[:20], W[20:], concepts=["x", "z"])
 
 
+@pytest.mark.parametrize("correction", ["holm", "bonferroni", "fdr_by", "fdr_bh", None])
+def test_the_smallest_adjusted_p_value_bounds_every_table_and_is_reached(correction):
+    """Holm or Bonferroni over 2,000 concepts with a class of 3 against 30 (floor 1/5,456
+    = 0.00018): no adjusted p-value could be below 0.37, yet nothing was said, and the
+    empty list of significant concepts read as a finding."""
+    from sksplice.shift import compare_datasets
+
+    names = [f"c{i}" for i in range(2000)]
+    y = np.array(["a"] * 3 + ["b"] * 15 + ["c"] * 15)
+    raises = correction in ("holm", "bonferroni")
+    for seed in range(3):
+        W = (np.random.default_rng(seed).random((33, 2000)) < 0.2).astype(float)
+        W[3] = 1.0  # (every concept present somewhere: all 2,000 tested)
+        W[:3, 0], W[3:, 0] = 1.0, 0.0  # (c0: in every image of class a, in no other)
+        with warnings.catch_warnings(record=True) as record:
+            warnings.simplefilter("always")
+            one = rank_concepts(W, y, "a", concepts=names, correction=correction)
+            each = rank_each_class(W, y, names, correction=correction)
+            shift = compare_datasets(W[3:], W[:3], concepts=names, correction=correction)
+        for table in (one, shift):
+            bound = table.attrs["smallest_adjusted_p_value"]
+            assert table["p_adjusted"].min() >= bound * (1 - 1e-12)
+            if correction in ("holm", "bonferroni", None):  # (c0 reaches it)
+                assert table["p_adjusted"].min() == pytest.approx(bound, rel=1e-9)
+        by_class = each.groupby("class")["p_adjusted"].min()
+        for cls, bound in each.attrs["smallest_adjusted_p_value"].items():
+            assert by_class[cls] >= bound * (1 - 1e-12), (cls, correction)
+        warned = [str(w.message) for w in record if w.category is TooFewSamplesWarning]
+        if raises:
+            assert len(warned) == 3, warned
+            assert (
+                "no concept of class 'a' can be significant at alpha=0.05: with 3 samples "
+                "against 30 in the rest, Fisher's exact test, with the "
+                f"{'Holm' if correction == 'holm' else 'Bonferroni'} correction over 2,000 "
+                "tests, gives no adjusted p-value below 0.37, whatever the counts"
+            ) in warned[0]
+            assert "correction over 6,000 tests" in warned[1]
+        else:
+            assert warned == []
+    raw = one.attrs["smallest_p_value"]
+    assert raw == pytest.approx(1 / 5456)
+    expected = {
+        "holm": 2000 * raw,
+        "bonferroni": 2000 * raw,
+        "fdr_by": raw * np.sum(1 / np.arange(1, 2001)),
+    }.get(correction, raw)
+    assert one.attrs["smallest_adjusted_p_value"] == pytest.approx(expected, rel=1e-12)
+    # (all classes' tests in one family: Holm's first step multiplies the smallest of all
+    # by their number, a test after all the others' its class's by one class's number)
+    floor = each.attrs["smallest_p_value"]
+    if correction == "holm":
+        first = 6000 * min(floor.values())
+        assert each.attrs["smallest_adjusted_p_value"]["a"] == pytest.approx(
+            max(first, 2000 * floor["a"]), rel=1e-12
+        )
+
+
 def test_labels_alike_but_for_case_or_spaces_are_warned_about():
     """'Temple' and 'temple' (a typed labels file) became two classes of half the
     images each, and 'the rest' of each held the other, without a word."""

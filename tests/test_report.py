@@ -1228,6 +1228,17 @@ def test_a_page_says_which_classes_are_too_small_to_test():
     page = render_report(results, ranking=comparison, profiles=profiles)
     assert "Too few images to test: for groups of these sizes" in page
     assert "no p-value below 0.33, whatever the counts" in page
+    # (a correction that raises the floor: the page says so, with the floor it gives)
+    W_many = np.tile(W, (1, 40))
+    names = [f"c{i}" for i in range(80)]
+    wide = np.array(["autumn"] * 3 + ["winter"] * 9)
+    with pytest.warns(TooFewSamplesWarning, match="Bonferroni correction over 160 tests"):
+        ranking = rank_each_class(np.tile(W_many, (3, 1)), wide, names, correction="bonferroni")
+    page = render_report(results, ranking=ranking, profiles=profiles)
+    assert (
+        "for classes of these sizes Fisher&#39;s exact test, with the Bonferroni correction, "
+        "gives no adjusted p-value below the one in parentheses"
+    ) in page
     # classes large enough: nothing said
     W = np.tile(W, (10, 1))
     labels = np.tile(labels, 10)
