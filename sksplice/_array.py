@@ -24,7 +24,7 @@ def l2_normalize(X: np.ndarray, axis: int = -1, *, out: np.ndarray | None = None
         Array of vectors.
     axis : int, default=-1
         Axis along which the norm is taken.
-    out : ndarray, optional
+    out : ndarray or None, default=None
         Where to write the result: a floating array of the shape of ``X`` (of
         its dtype for the same values); ``out=X`` normalises ``X`` in place.
         By default a new array.

@@ -86,7 +86,7 @@ def get_data_home(data_home: str | os.PathLike[str] | None = None, *, create: bo
 
     Parameters
     ----------
-    data_home : str or os.PathLike, default=None
+    data_home : str, os.PathLike or None, default=None
         Folder to use. When None, the ``SKSPLICE_DATA`` environment variable
         is used if set and not empty, else ``~/.cache/sksplice``. ``~`` is
         expanded in every case.

@@ -594,7 +594,7 @@ class ConceptSpaceMixin:
 
         Parameters
         ----------
-        input_features : array-like of str, default=None
+        input_features : array-like of str or None, default=None
             Only checked for consistency with the fitted input.
 
         Returns
@@ -808,7 +808,7 @@ class ConceptSpaceMixin:
             mean is the centre's norm (0.56 to 0.70 for the published CLIP image
             means). A recomposition explains an embedding as far as its cosine rises
             above this one. Nothing is decomposed.
-        weights : {array-like, sparse matrix} of shape (n_samples, n_concepts), default=None
+        weights : {array-like, sparse matrix} of shape (n_samples, n_concepts) or None, default=None
             The concept weights of ``X`` that :meth:`transform` returned (any of its
             containers, a DataFrame too): recomposed as they are, without decomposing
             ``X`` again (which takes as long as the ``transform`` did): concept
@@ -904,8 +904,8 @@ class ConceptSpaceMixin:
         ----------
         X : array-like of shape (n_samples, d)
             Embeddings.
-        y : None
-            Ignored.
+        y : Ignored
+            Not used, present here for API consistency by convention.
 
         Returns
         -------

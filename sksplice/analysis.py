@@ -427,11 +427,11 @@ def concept_profiles(
     ----------
     W : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_concepts)
         Concept weights. Sparse input is not densified.
-    y : array-like of shape (n_samples,), default=None
+    y : array-like of shape (n_samples,) or None, default=None
         Class labels, matched to the rows of ``W`` by position. Without labels,
         only the dataset-wide group is returned. A pandas Series given with a
         DataFrame ``W`` must have the same index (same labels, same order).
-    concepts : sequence of str or fitted transformer, default=None
+    concepts : sequence of str, fitted transformer or None, default=None
         Concept names, one per column of ``W``, or a fitted object with
         ``get_feature_names_out`` (such as a SpliceTransformer). Defaults to
         the columns of ``W`` when it is a DataFrame. When both are given, a
@@ -799,10 +799,10 @@ def rank_concepts(
         :func:`concept_profiles`).
     positive : label
         The class whose over-represented concepts are sought.
-    negative : label, default=None
+    negative : label or None, default=None
         The class to compare against; ``None`` compares against all samples
         not in ``positive`` (one-vs-rest).
-    concepts : sequence of str or fitted transformer, default=None
+    concepts : sequence of str, fitted transformer or None, default=None
         Concept names (see :func:`concept_profiles`).
     correction : {"fdr_bh", "fdr_by", "holm", "bonferroni"} or None, default="fdr_bh"
         Multiple-testing correction: Benjamini–Hochberg or Benjamini–Yekutieli
@@ -1351,7 +1351,7 @@ def rank_each_class(
     y : array-like of shape (n_samples,)
         Class labels, matched to the rows of ``W`` by position (see
         :func:`concept_profiles`).
-    concepts : sequence of str or fitted transformer, default=None
+    concepts : sequence of str, fitted transformer or None, default=None
         Concept names (see :func:`concept_profiles`).
     correction : {"fdr_bh", "fdr_by", "holm", "bonferroni"} or None, default="fdr_bh"
         Multiple-testing correction: in two levels for ``"fdr_bh"`` and

@@ -412,7 +412,7 @@ def build_dictionary(
     ----------
     raw : array-like of shape (n_concepts, d)
         Raw text embeddings of the concepts (need not be normalised).
-    concepts : sequence of str, default=None
+    concepts : sequence of str or None, default=None
         The concept of each row, used to name a row at fault in errors.
 
     Returns
@@ -516,7 +516,7 @@ def dictionary_cache_path(
         The embedder's ``cache_key()``: identifies the model and its weights.
     concepts : sequence of str
         The vocabulary.
-    cache_dir : str or path-like, default=None
+    cache_dir : str, path-like or None, default=None
         Cache folder (``None``: ``$SKSPLICE_CACHE``, else the per-user cache folder).
 
     Returns
@@ -1945,7 +1945,7 @@ def embed_vocabulary(
         only, for as long as the embedder object lives.
     concepts : sequence of str
         The vocabulary, in order.
-    cache_dir : str or path-like, default=None
+    cache_dir : str, path-like or None, default=None
         Cache folder of the disk cache (``None``: ``$SKSPLICE_CACHE``, else the
         per-user cache folder).
     batch_size : int or None, default=None
@@ -1970,11 +1970,11 @@ def embed_vocabulary(
         ``stopped: K of N concepts kept (B of M blocks) in <folder>; run again to
         resume`` (other errors: the ``sksplice.dictionary`` logger), and the next
         run logs ``resuming: B of M blocks already embedded``.
-    n_features : int, default=None
+    n_features : int or None, default=None
         Expected embedding width ``d``: a cache file of another width is rebuilt.
         When None, the embedder's ``embedding_dim_`` is used if it has one,
         else any width up to 16384 is accepted from the cache.
-    prefix_of : sequence of str, default=None
+    prefix_of : sequence of str or None, default=None
         A longer list that ``concepts`` begins (a named vocabulary or a file
         cut to a size). When ``concepts`` are not cached, a cached longer
         beginning of that list (of a size cached in the cache folder, of

@@ -246,7 +246,7 @@ def transform_dask(
         read a block per partition (its index is not kept), whose lengths are
         counted first (one pass over the partitions, by the scheduler). Column
         chunks are merged (each block needs whole rows).
-    client : distributed.Client, optional
+    client : distributed.Client or None, default=None
         The client used to scatter ``splice``. Without one, any Dask scheduler
         (including a default distributed client) can compute the result.
     output : {"sparse", "dense"}, default="sparse"
@@ -255,7 +255,7 @@ def transform_dask(
         column indices). ``"dense"``: every block is an ndarray of
         ``rows * n_concepts * itemsize`` bytes (400 MB for 10,000 rows and a
         10,000-concept vocabulary in float32); choose ``chunk_size`` accordingly.
-    chunk_size : int, optional
+    chunk_size : int or None, default=None
         Rows per block. Defaults to 4096 for NumPy input and to the existing
         row chunks for Dask input (the array is re-chunked when given).
     dtype : {np.float32, np.float64}, default=np.float32
@@ -622,11 +622,11 @@ def embed_images_dask(
         a bag or a Dask DataFrame column keeps its partitions (one task per
         partition), whose lengths are counted first so that the result has
         known chunks (this reads the path partitions one extra time).
-    client : distributed.Client, optional
+    client : distributed.Client or None, default=None
         The client used to scatter the embedder.
     paths_per_task : int, default=256
         Paths per task when ``paths`` is a list.
-    n_features : int, optional
+    n_features : int or None, default=None
         Embedding dimension. When not given it is read from the embedder's
         ``embedding_dim_`` (``CLIPEmbedder`` sets it in ``fit``, which loads
         no model; an unfitted one is fitted on a clone).

@@ -533,7 +533,7 @@ def concept_neighbors(
         ``ConceptEditor`` then removes no neighbour). ``None`` means no limit
         when ``similarity_threshold`` is given (as ``ConceptEditor``'s default,
         ``n_neighbors=0``) and the 10 nearest when it is not.
-    similarity_threshold : float, default=None
+    similarity_threshold : float or None, default=None
         Only neighbours with cosine similarity at least this are selected.
     ignore_unknown : bool, default=False
         Skip (with a warning) query names absent from the vocabulary instead
@@ -588,10 +588,10 @@ class ConceptEditor(TransformerMixin, OneBlockMixin, VersionStampMixin, BaseEsti
 
     Parameters
     ----------
-    remove : str or list of str, default=None
+    remove : str, list of str or None, default=None
         Concepts whose weights are set to zero (a list, tuple, set, NumPy array,
         pandas Series or Index of names).
-    keep : str or list of str, default=None
+    keep : str, list of str or None, default=None
         If given, every concept *not* listed here is set to zero. With both
         ``keep`` and ``remove``, the concepts kept are those in ``keep`` and
         not in ``remove``. ``None`` keeps every concept; an empty list would
@@ -602,11 +602,11 @@ class ConceptEditor(TransformerMixin, OneBlockMixin, VersionStampMixin, BaseEsti
         ``splice.dictionary_``). 0 disables the limit: then
         ``similarity_threshold`` alone selects neighbours, and without a
         threshold no neighbours are added. Needs ``splice``.
-    similarity_threshold : float, default=None
+    similarity_threshold : float or None, default=None
         Extend each named concept with the concepts whose cosine similarity to
         it is at least this value (combined with ``n_neighbors``: the nearest
         ``n_neighbors`` among those above the threshold). Needs ``splice``.
-    splice : fitted SpliceTransformer, default=None
+    splice : fitted SpliceTransformer or None, default=None
         Source of the concept names, the dictionary used for neighbours, and
         ``inverse_transform`` for ``output="embedding"``. Pass it wrapped as
         ``sklearn.frozen.FrozenEstimator(splice)``: scikit-learn's ``clone``
@@ -795,8 +795,8 @@ class ConceptEditor(TransformerMixin, OneBlockMixin, VersionStampMixin, BaseEsti
         ----------
         X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_concepts)
             Concept weights.
-        y : None
-            Ignored; present for API consistency.
+        y : Ignored
+            Not used, present here for API consistency by convention.
 
         Returns
         -------
@@ -1169,7 +1169,7 @@ class ConceptEditor(TransformerMixin, OneBlockMixin, VersionStampMixin, BaseEsti
 
         Parameters
         ----------
-        input_features : array-like of str, default=None
+        input_features : array-like of str or None, default=None
             Input column names; only used when the editor has no concept
             names of its own.
 
@@ -1307,12 +1307,12 @@ class ConceptProjector(
 
     Parameters
     ----------
-    embedder : object, default=None
+    embedder : object or None, default=None
         Text embedder (``embed_text(list[str]) -> (n, d)``) that embeds
         ``concepts``; it must match the embeddings' model.
-    concepts : str or list of str, default=None
+    concepts : str, list of str or None, default=None
         Concepts whose text-embedding directions are removed.
-    directions : array-like of shape (k, d), default=None
+    directions : array-like of shape (k, d) or None, default=None
         Directions to remove, instead of (or on top of) embedded concepts.
     normalize : bool, default=True
         Rescale projected embeddings to unit norm. Must be a bool.
@@ -1391,8 +1391,8 @@ class ConceptProjector(
         ----------
         X : array-like of shape (n_samples, d)
             Dense embeddings; only their dimension is used.
-        y : None
-            Ignored; present for API consistency.
+        y : Ignored
+            Not used, present here for API consistency by convention.
 
         Returns
         -------

@@ -628,9 +628,10 @@ class CLIPEmbedder(TransformerMixin, VersionStampMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : ignored
-            Accepted for pipeline compatibility; the inputs are not read.
-        y : array-like of shape (n_samples,), default=None
+        X : Ignored
+            Not used, present here for API consistency by convention. The inputs are not read (only
+            their number is compared with that of ``y``).
+        y : array-like of shape (n_samples,) or None, default=None
             Not used, but a ``y`` of another length than ``X`` is refused
             (``ValueError``): a Pipeline gives its ``y`` to every step, and this
             one checks it before its transform embeds every input.
@@ -679,8 +680,8 @@ class CLIPEmbedder(TransformerMixin, VersionStampMixin, BaseEstimator):
 
         Parameters
         ----------
-        input_features : ignored
-            Accepted for scikit-learn API compatibility.
+        input_features : Ignored
+            Not used, present here for API consistency by convention.
 
         Returns
         -------

@@ -386,21 +386,21 @@ def splice_validation_curve(
         cloned for every fold and penalty.
     X : array-like of shape (n_samples, d)
         Embeddings, as given to :meth:`SpliceTransformer.fit`.
-    y : array-like of shape (n_samples,), default=None
+    y : array-like of shape (n_samples,) or None, default=None
         Targets of the probe (None for a probe without targets).
     l1_penalties : sequence of float
         The penalties, in (0, 2); the scores come back in this order. Required (its
         default None is refused, as is a pipeline given as ``transformer``).
-    groups : array-like of shape (n_samples,), optional
+    groups : array-like of shape (n_samples,) or None, default=None
         Group labels for group-aware splitters (without metadata routing; with
         it, pass them in ``params``, as ``validation_curve`` takes them).
-    cv : int, cross-validation generator or iterable, optional
+    cv : int, cross-validation generator, iterable or None, default=None
         As for :func:`~sklearn.model_selection.validation_curve` (default 5-fold,
         stratified for classifiers).
-    scoring : str or callable, optional
+    scoring : str, callable or None, default=None
         As for :func:`~sklearn.model_selection.validation_curve` (default: the
         estimator's ``score``): one metric.
-    n_jobs : int, optional
+    n_jobs : int or None, default=None
         Folds run in parallel in this many joblib workers (None: one after the
         other; -1: one per core). Each worker's torch threads are limited by
         joblib, so that the workers share the cores. With a fixed centre the
@@ -415,7 +415,7 @@ def splice_validation_curve(
         raises the error instead. When every fit fails the function raises
         (so it does at once when the one transformer fit or path of a fixed
         centre fails).
-    params : dict, optional
+    params : dict or None, default=None
         As for :func:`~sklearn.model_selection.validation_curve`. Without
         metadata routing (the default), parameters of the probe's ``fit``
         (e.g. ``{"sample_weight": w}``). With

@@ -216,9 +216,9 @@ class SplicePipeline(VersionStampMixin, Pipeline):
     steps : list of tuples
         ``(name, estimator)`` pairs, fitted in order, the last an estimator of any
         kind, as for :class:`sklearn.pipeline.Pipeline`.
-    transform_input : list of str, default=None
+    transform_input : list of str or None, default=None
         As for :class:`sklearn.pipeline.Pipeline` (metadata routing).
-    memory : str or object with the joblib.Memory interface, default=None
+    memory : str, object with the joblib.Memory interface or None, default=None
         As for :class:`sklearn.pipeline.Pipeline`: where fitted transformers are cached.
     verbose : bool, default=False
         As for :class:`sklearn.pipeline.Pipeline`: whether each step's fitting time is
@@ -254,7 +254,7 @@ class SplicePipeline(VersionStampMixin, Pipeline):
         X : iterable
             Training data, what the first step takes (image paths, texts or
             embeddings).
-        y : iterable, default=None
+        y : iterable or None, default=None
             Targets of the last step.
         **params : dict of str -> object
             Fit parameters of the steps, as for :meth:`sklearn.pipeline.Pipeline.fit`.

@@ -544,16 +544,16 @@ def plot_decomposition(
         The concept weights of one sample (a 1 x n_concepts sparse matrix or
         DataFrame row is accepted too, and so is a 1-D sparse array such as
         ``sp.csr_array(W)[i]``).
-    concepts : sequence of str or fitted transformer, default=None
+    concepts : sequence of str, fitted transformer or None, default=None
         Concept names, or an object with ``get_feature_names_out``; defaults to
         the index of a Series (or the columns of a one-row DataFrame). With
         both, the Series' own index labels its weights when it holds these
         concepts in another order; other concept names are refused.
     k : int, default=10
         Number of concepts shown; fewer when fewer weights are non-zero.
-    ax : matplotlib Axes, default=None
+    ax : matplotlib Axes or None, default=None
         Axes to draw into; a new figure is made when omitted.
-    title : str, default=None
+    title : str or None, default=None
         Axes title; one too wide for the figure is wrapped (see
         :func:`plot_class_profile`).
     color : str, tuple of float or list of them, default="C0"
@@ -669,11 +669,11 @@ def plot_class_profile(
     k : int, default=10
         Number of concepts shown: those with the largest ``statistic`` in
         ``cls`` (concepts with value 0 are left out).
-    ax : matplotlib Axes, default=None
+    ax : matplotlib Axes or None, default=None
         Axes to draw into; a new figure is made when omitted.
     statistic : {"prevalence", "mean_weight"}, default="prevalence"
         Which statistic to plot.
-    title : str, default=None
+    title : str or None, default=None
         Axes title; defaults to the class name and its number of samples
         (``"class bat (n=1)"``). A title too wide for the figure is wrapped at
         spaces onto at most three lines, a word too long for a line cut with an
@@ -920,11 +920,11 @@ def plot_concept_prevalence(
         Output of :func:`sksplice.analysis.concept_profiles` with labels.
     concept : str
         The concept to show.
-    ax : matplotlib Axes, default=None
+    ax : matplotlib Axes or None, default=None
         Axes to draw into; a new figure is made when omitted.
     statistic : {"prevalence", "mean_weight"}, default="prevalence"
         Which statistic to plot.
-    classes : sequence of labels, default=None
+    classes : sequence of labels or None, default=None
         Classes to show, in this order; all classes by default. A single label
         (``"dog"``, not ``["dog"]``) is refused, as a single string is for
         ``concepts`` in :func:`plot_decomposition`. A new figure
@@ -936,7 +936,7 @@ def plot_concept_prevalence(
         class labels run out of the figure or overlap (make such figures with
         ``plt.subplots(..., layout="constrained")``, which makes room for
         turned labels, and wide enough for the classes).
-    title : str, default=None
+    title : str or None, default=None
         Axes title; defaults to the concept name. A title too wide for the
         figure is wrapped, as in :func:`plot_class_profile`.
 
@@ -1128,11 +1128,11 @@ def plot_concept_histogram(
     selected : str or sequence of str
         The concepts whose weights are averaged per image (one concept: its
         weight).
-    concepts : sequence of str or fitted transformer, default=None
+    concepts : sequence of str, fitted transformer or None, default=None
         The names of the columns of ``W`` (see
         :func:`~sksplice.analysis.concept_profiles`); a DataFrame's columns
         name them otherwise.
-    classes : sequence of labels, default=None
+    classes : sequence of labels or None, default=None
         The classes to show, in this order; all classes by default, at most
         10.
     bins : int, default=20
@@ -1140,13 +1140,13 @@ def plot_concept_histogram(
     log : bool, default=True
         Counts on a log scale, as in the paper (the images of a class that
         give the concepts no weight are most of it).
-    ax : matplotlib Axes, default=None
+    ax : matplotlib Axes or None, default=None
         Axes to draw into; a new figure is made when omitted, widened with the
         classes and bins so that each bar stays about 0.05 inches wide (up to
         24 inches). On given axes, a :class:`FigureLayoutWarning` says when
         the figure is drawn if the bars are under 2 pixels wide or the legend
         or title do not fit.
-    title : str, default=None
+    title : str or None, default=None
         Axes title; none by default.
 
     Returns
@@ -1948,7 +1948,7 @@ def plot_dataset_shift(
         warning.
         They are placed for the figure's size at the call: draw into axes of
         the final size (``figsize``) rather than resizing the figure after.
-    ax : matplotlib Axes, default=None
+    ax : matplotlib Axes or None, default=None
         Axes to draw into; a new figure is made when omitted.
     statistic : {"prevalence", "mean_weight"}, default="prevalence"
         What the axes show; significance and the colours always refer to
@@ -1956,7 +1956,7 @@ def plot_dataset_shift(
         B" may lie below the diagonal).
     scale : {"linear", "sqrt"}, default="linear"
         Axis scale. ``"sqrt"`` spreads out the many rare concepts near 0.
-    title : str, default=None
+    title : str or None, default=None
         Axes title.
 
     Returns
@@ -2304,24 +2304,24 @@ def plot_sparsity_tradeoff(
         per penalty), or a DataFrame with columns ``l1_penalty``, ``mean_l0``
         and ``cosine`` (``SplicePath.to_frame()``), is accepted; accuracy also
         needs ``weights`` (one concept-weight matrix per penalty).
-    ax : matplotlib Axes, default=None
+    ax : matplotlib Axes or None, default=None
         Axes for the cosine similarity; a new figure is made when omitted (with
         a second panel for accuracy when accuracy is drawn).
-    y : array-like of shape (n_samples,), default=None
+    y : array-like of shape (n_samples,) or None, default=None
         Labels of the decomposed samples; with ``estimator``, accuracy is drawn
         as well.
-    estimator : estimator, default=None
+    estimator : estimator or None, default=None
         A :class:`~sksplice.zero_shot.ZeroShotClassifier` (scored on the
         embeddings recomposed from the weights at each penalty; fitted on them
         with ``y`` if it is not fitted yet), or any other classifier, a *probe*
         on concept weights (a clone is cross-validated on the weights at each
         penalty with ``cv`` folds, stratified for classifiers).
-    transformers : SpliceTransformer or mapping of str to SpliceTransformer, default=None
+    transformers : SpliceTransformer, mapping of str to SpliceTransformer or None, default=None
         The fitted transformer of each path (the same keys as ``paths``),
         needed to recompose embeddings for a ZeroShotClassifier.
     cv : int, default=5
         Cross-validation folds for a probe.
-    accuracy_ax : matplotlib Axes, default=None
+    accuracy_ax : matplotlib Axes or None, default=None
         Axes for the accuracy, given together with ``ax`` (both or neither:
         without them, a new figure holds both panels). A title already set
         on it is kept; otherwise it is titled with the classifier. Its range spans at least 0.1
@@ -2336,7 +2336,7 @@ def plot_sparsity_tradeoff(
         crossing no other; where two paths' markers touch, set off away from
         the other marker); a label with no such place left is left out with a
         warning.
-    title : str, default=None
+    title : str or None, default=None
         Title of the cosine axes.
 
     Returns

@@ -578,7 +578,7 @@ def probe_concepts(model: Any, k: int | None = 10, *, concepts: Any = None) -> p
         Number of concepts listed per class and sign (fewer when fewer
         coefficients of that sign are non-zero); None lists every non-zero
         coefficient, as ``top_concepts(k=None)`` lists every concept.
-    concepts : list of str or fitted SpliceTransformer, default=None
+    concepts : list of str, fitted SpliceTransformer or None, default=None
         Names of the classifier's input columns (one per column, or one per
         concept column of a Pipeline whose steps say which those are), or the
         fitted SpliceTransformer whose concepts they are. By default they come from
@@ -766,7 +766,7 @@ def zero_concept_coefficients(model: Any, concepts: Any, *, feature_names: Any =
         The concepts whose coefficients are zeroed (for every class); also a
         tuple, numpy array, pandas Index or Series of names (e.g. the
         ``concept`` column of :func:`probe_concepts`' table).
-    feature_names : list of str or fitted SpliceTransformer, default=None
+    feature_names : list of str, fitted SpliceTransformer or None, default=None
         Names of the classifier's input columns; by default as in
         :func:`probe_concepts`.
 

@@ -1525,9 +1525,9 @@ def render_report(
         on an image shows the ones given.
     title : str, default="sksplice concept report"
         Page title.
-    settings : mapping, default=None
+    settings : mapping or None, default=None
         Run settings listed in the summary (model, vocabulary, penalty, ...).
-    profiles : pandas.DataFrame, default=None
+    profiles : pandas.DataFrame or None, default=None
         Per-class concept profiles (as from
         :func:`sksplice.analysis.concept_profiles`, or a concept-by-class table
         of prevalences, whose ``attrs["n_samples"]`` may give the images of each
@@ -1535,7 +1535,7 @@ def render_report(
         number of images, and the prevalence per class of a clicked concept (the
         page holds those of the concepts it links: in the images, the ranking and
         the class profiles).
-    ranking : pandas.DataFrame, default=None
+    ranking : pandas.DataFrame or None, default=None
         Concept ranking (as from :func:`sksplice.analysis.rank_concepts`, or
         from :func:`sksplice.analysis.rank_each_class` for every class against
         the rest, with its ``class`` column; rankings concatenated by hand may
@@ -1561,7 +1561,7 @@ def render_report(
         first rows per class (``attrs["rows_per_class"]``, as ``sksplice report
         -k`` cuts it) is said to be, with the significant rows the cut left out
         (``attrs["significant_not_listed"]``).
-    skipped : iterable, default=None
+    skipped : iterable or None, default=None
         Images that could not be decomposed: objects with ``item`` and
         ``reason`` attributes (as the embedders report them) or ``(path,
         reason)`` pairs. Listed in the summary.

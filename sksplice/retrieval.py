@@ -204,13 +204,13 @@ class ConceptRetriever(OneBlockMixin, VersionStampMixin, BaseEstimator):
 
     Parameters
     ----------
-    concepts : list of str or fitted SpliceTransformer, default=None
+    concepts : list of str, fitted SpliceTransformer or None, default=None
         Names of the columns of ``W``, distinct and not blank. If None they are
         taken from ``splice``,
         else from the columns of a DataFrame ``W`` (when all are strings).
         Pass a transformer wrapped as ``sklearn.frozen.FrozenEstimator`` if
         the retriever is cloned (``clone`` would unfit it).
-    splice : fitted SpliceTransformer, default=None
+    splice : fitted SpliceTransformer or None, default=None
         Transformer that decomposes text queries (:meth:`search_text`) with its
         ``embedder``: the query text is embedded and ``splice.transform``
         gives its concept weights. It must be the transformer (or one with the
@@ -238,7 +238,7 @@ class ConceptRetriever(OneBlockMixin, VersionStampMixin, BaseEstimator):
         belongs to both groups (its weight counts in each). 0
         disables the limit: then ``similarity_threshold`` alone selects
         neighbours, and without a threshold none are added. Needs ``splice``.
-    similarity_threshold : float, default=None
+    similarity_threshold : float or None, default=None
         Expand each query concept with the concepts whose cosine similarity to
         it is at least this value (with ``n_neighbors``: the nearest
         ``n_neighbors`` among those). Needs ``splice``.
@@ -319,8 +319,8 @@ class ConceptRetriever(OneBlockMixin, VersionStampMixin, BaseEstimator):
         X : {sparse matrix, array-like, DataFrame} of shape (n_items, n_concepts)
             Non-negative concept weights of the collection. Sparse input is
             never densified.
-        y : None
-            Ignored; present for API consistency.
+        y : Ignored
+            Not used, present here for API consistency by convention.
 
         Returns
         -------
@@ -621,7 +621,7 @@ class ConceptRetriever(OneBlockMixin, VersionStampMixin, BaseEstimator):
             concept weight 1).
         k : int or None, default=10
             Number of items returned at most; None returns every match.
-        mode : {"or", "and", "min"}, default=None
+        mode : {"or", "and", "min"} or None, default=None
             Overrides the retriever's ``mode`` for this query.
 
         Returns
@@ -771,7 +771,7 @@ class ConceptRetriever(OneBlockMixin, VersionStampMixin, BaseEstimator):
             The query text.
         k : int or None, default=10
             Number of items returned at most; None returns every match.
-        mode : {"or", "and", "min"}, default=None
+        mode : {"or", "and", "min"} or None, default=None
             Overrides the retriever's ``mode`` for this query.
 
         Returns

@@ -119,7 +119,7 @@ class SplicePathSearchCV(MetaEstimatorMixin, VersionStampMixin, BaseEstimator):
         the concept weights ``W``, and by :meth:`score` with the whole
         ``best_estimator_`` and embeddings; it may return a dict of several
         metrics.
-    cv : int, cross-validation generator or iterable, default=None
+    cv : int, cross-validation generator, iterable or None, default=None
         As for ``GridSearchCV`` (default 5-fold, stratified for classifiers).
     refit : bool, str or callable, default=True
         As for ``GridSearchCV``: refit a clone of the pipeline with the best
@@ -130,7 +130,7 @@ class SplicePathSearchCV(MetaEstimatorMixin, VersionStampMixin, BaseEstimator):
         within one standard deviation of the best (there is then no
         ``best_score_``). With one metric, a string equal to ``scoring`` means
         True.
-    n_jobs : int, default=None
+    n_jobs : int or None, default=None
         Folds run in parallel in this many joblib workers (None: one after the
         other; -1: one per core), as for
         :func:`~sksplice.splice_validation_curve`. With a fixed centre the one
@@ -528,9 +528,9 @@ class SplicePathSearchCV(MetaEstimatorMixin, VersionStampMixin, BaseEstimator):
         ----------
         X : array-like of shape (n_samples, d)
             Embeddings, as given to :meth:`SpliceTransformer.fit`.
-        y : array-like of shape (n_samples,), default=None
+        y : array-like of shape (n_samples,) or None, default=None
             Targets of the probe.
-        groups : array-like of shape (n_samples,), default=None
+        groups : array-like of shape (n_samples,) or None, default=None
             Group labels for group-aware splitters (with metadata routing on,
             routed to the splitter like the other metadata).
         **params : dict

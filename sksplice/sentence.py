@@ -382,9 +382,10 @@ class SentenceTransformerEmbedder(TransformerMixin, VersionStampMixin, BaseEstim
 
         Parameters
         ----------
-        X : ignored
-            Accepted for scikit-learn API compatibility.
-        y : array-like of shape (n_samples,), default=None
+        X : Ignored
+            Not used, present here for API consistency by convention. The texts are not read (only
+            their number is compared with that of ``y``).
+        y : array-like of shape (n_samples,) or None, default=None
             Not used, but a ``y`` of another length than ``X`` is refused
             (``ValueError``): a Pipeline gives its ``y`` to every step, and this
             one checks it before its transform embeds every input.
@@ -550,8 +551,8 @@ class SentenceTransformerEmbedder(TransformerMixin, VersionStampMixin, BaseEstim
 
         Parameters
         ----------
-        input_features : ignored
-            Accepted for scikit-learn API compatibility.
+        input_features : Ignored
+            Not used, present here for API consistency by convention.
 
         Returns
         -------

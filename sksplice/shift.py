@@ -71,7 +71,7 @@ def compare_datasets(
         Concept weights of the two collections, over the same concepts in the
         same column order (decomposed by the same fitted transformer). Sparse
         input is not densified.
-    concepts : sequence of str or fitted transformer, default=None
+    concepts : sequence of str, fitted transformer or None, default=None
         Concept names, one per column, or a fitted object with
         ``get_feature_names_out``. Defaults to the columns of ``W_a`` (or
         ``W_b``) when it is a DataFrame; two DataFrames must have the same

@@ -615,7 +615,7 @@ class SpliceTransformer(
 
     Parameters
     ----------
-    embedder : object, default=None
+    embedder : object or None, default=None
         Text embedder of the vocabulary: anything with
         ``embed_text(list[str]) -> ndarray (n, d)`` (for example
         :class:`sksplice.embedders.CLIPEmbedder`); with ``cache_key()`` the
@@ -641,7 +641,7 @@ class SpliceTransformer(
         otherwise lose its most frequent concepts). An integer larger than the
         vocabulary (named, a file or a list) is a ``ValueError`` giving its
         length.
-    concept_embeddings : array-like of shape (n_concepts, d), default=None
+    concept_embeddings : array-like of shape (n_concepts, d) or None, default=None
         Precomputed raw text embeddings of the concepts, in the order of
         ``load_vocabulary(vocabulary, size=None)``: every concept of the
         vocabulary or exactly the concepts kept. For a named vocabulary or a
@@ -661,7 +661,7 @@ class SpliceTransformer(
         sparsity; search over ``target_l0`` instead). ``fit`` warns when
         both are set (``l1_penalty`` other than its default), with a
         :class:`~sksplice.exceptions.CalibrationStartWarning`.
-    target_l0 : float, default=None
+    target_l0 : float or None, default=None
         If set, ``fit`` searches the logarithm of the penalty (by the slope of
         the log mean l0, safeguarded inside a bracket), on a sample of at
         most ``calibration_samples`` rows of ``X``, until the mean number of
@@ -675,7 +675,7 @@ class SpliceTransformer(
         Torch device of the solver (``"auto"``: CUDA when available).
     tol : float, default=1e-6
         Relative duality gap at which a row's solution is accepted, in (0, 1).
-    transform_max_iter : int, default=None
+    transform_max_iter : int or None, default=None
         Iteration limit of the solver run by ``transform`` (named as in
         :class:`sklearn.decomposition.SparseCoder`); ``None`` uses the
         solver's default. With ``solver="admm"`` it bounds the ADMM iterations
@@ -708,10 +708,10 @@ class SpliceTransformer(
         Container of ``transform``: a SciPy CSR matrix or a dense ndarray.
         With ``set_output(transform="pandas")``, a DataFrame of pandas sparse
         columns or an ordinary DataFrame, with the concepts as columns.
-    data_home : str or path-like, default=None
+    data_home : str, path-like or None, default=None
         Data home for vocabularies and image means (see
         :func:`sksplice.get_data_home`); it may be read-only.
-    cache_dir : str or path-like, default=None
+    cache_dir : str, path-like or None, default=None
         Folder of the on-disk dictionary cache (``None``: ``$SKSPLICE_CACHE``,
         else the per-user cache folder). Not where model weights are kept: that
         is the embedder's ``cache_dir`` (:class:`~sksplice.CLIPEmbedder`).
@@ -725,7 +725,7 @@ class SpliceTransformer(
         rows in another order may calibrate another penalty within the
         tolerance of ``target_l0``). Pass an int for the same ``l1_penalty_``
         on every fit of the same ``X``.
-    memory_budget : int, default=None
+    memory_budget : int or None, default=None
         Passed to the solver (bytes it may use per batch); ``None`` uses the
         solver's default.
     verbose : int or bool, default=False
@@ -1109,7 +1109,7 @@ class SpliceTransformer(
         ----------
         X : array-like of shape (n_samples, d)
             Dense embeddings of one modality (need not be normalised).
-        y : array-like of shape (n_samples,), default=None
+        y : array-like of shape (n_samples,) or None, default=None
             Not used, but a ``y`` of another length than ``X`` is refused
             (``ValueError``) before the vocabulary is embedded: a Pipeline gives
             its ``y`` to every step.

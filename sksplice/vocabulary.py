@@ -542,7 +542,7 @@ def load_vocabulary(
         or list (so a short list or file is returned whole). An integer
         ``size`` larger than the number of concepts is an error, for a named
         vocabulary, a file or a list alike: the message gives the number.
-    data_home : str or os.PathLike, default=None
+    data_home : str, os.PathLike or None, default=None
         Data home for named vocabularies, see
         :func:`sksplice.get_data_home`. A folder that already holds
         ``vocab/<name>.txt`` with the right digest is only read.
@@ -904,7 +904,7 @@ def authors_index_to_concept(
         default, ``vocabulary_size=-1``, which means the same here, as does
         0; their ``decompose_image.py`` uses 10,000). An index list is only
         read right with the size, and the file, it was made from.
-    data_home : str or os.PathLike, default=None
+    data_home : str, os.PathLike or None, default=None
         Data home for named vocabularies, see
         :func:`sksplice.get_data_home`.
 
@@ -999,7 +999,7 @@ def load_image_mean(
     pretrained : str or None
         open_clip pretrained tag, e.g. ``"laion2b_s34b_b79k"`` or
         ``"openai"`` (case and ``-``/``_`` do not matter).
-    data_home : str or os.PathLike, default=None
+    data_home : str, os.PathLike or None, default=None
         See :func:`sksplice.get_data_home`.
 
     Returns
@@ -1257,7 +1257,7 @@ def as_mean_vector(mean: object, d: int | None = None, *, source: str = "image_m
         The mean, or the path of a ``.npy`` file (read with
         ``allow_pickle=False``) or of a torch file holding one tensor (read
         with ``weights_only=True``).
-    d : int, default=None
+    d : int or None, default=None
         Required length (the embedding dimension); None skips that check.
     source : str, default="image_mean"
         How the mean is named in error messages (a file is named by its path).

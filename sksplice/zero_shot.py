@@ -177,7 +177,7 @@ class ZeroShotClassifier(ClassifierMixin, OneBlockMixin, VersionStampMixin, Base
         unit rows in the same space as the embeddings to classify (for CLIP
         image embeddings, the CLIP model's text tower, e.g.
         :class:`sksplice.embedders.CLIPEmbedder`).
-    classes : sequence of str, default=None
+    classes : sequence of str or None, default=None
         Class names, used both as labels (``classes_``, sorted) and inside the
         prompts. ``None`` takes the classes from the labels ``y`` given to
         ``fit`` (their string form goes into the prompts).
@@ -284,7 +284,7 @@ class ZeroShotClassifier(ClassifierMixin, OneBlockMixin, VersionStampMixin, Base
         X : array-like of shape (n_samples, d)
             Embeddings; only their dimension is used (checked against the
             prompt embeddings).
-        y : array-like of shape (n_samples,), default=None
+        y : array-like of shape (n_samples,) or None, default=None
             Labels. Required when ``classes`` is None; otherwise optional and
             checked against ``classes``.
 
@@ -604,7 +604,7 @@ class ZeroShotClassifier(ClassifierMixin, OneBlockMixin, VersionStampMixin, Base
             Embeddings.
         y : array-like of shape (n_samples,)
             True labels, from ``classes_``.
-        sample_weight : array-like of shape (n_samples,), default=None
+        sample_weight : array-like of shape (n_samples,) or None, default=None
             Sample weights.
 
         Returns

@@ -49,7 +49,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     Parameters
     ----------
-    argv : sequence of str, default=None
+    argv : sequence of str or None, default=None
         Arguments (default: ``sys.argv[1:]``).
 
     Returns

@@ -343,15 +343,15 @@ class NonNegLasso:
             working-set method, the faster of the two on CPUs and GPUs.
         tol : float, default=1e-6
             Target relative duality gap of each row.
-        max_iter : int, optional
+        max_iter : int or None, default=None
             ADMM iterations (default 1000) or working-set rounds (default
             100). When it runs out before every row reaches ``tol`` a
             :class:`~sklearn.exceptions.ConvergenceWarning` reports the gap.
-        warm_start : SparseCodes, sparse matrix, ndarray or tensor, optional
+        warm_start : SparseCodes, sparse matrix, ndarray, tensor or None, default=None
             Starting weights of shape (n_samples, n_concepts), e.g. the codes
             of a nearby penalty, best passed as the :class:`SparseCodes`
             this method returned (negative entries are treated as zero).
-        memory_budget : int, optional
+        memory_budget : int or None, default=None
             Approximate number of bytes of working memory; the batch is
             processed in chunks sized to fit. Default 512 MiB on CPU and a
             third of the free memory (at most 16 GiB) on CUDA.
@@ -361,7 +361,7 @@ class NonNegLasso:
             callers that have already checked the targets (as
             :class:`~sksplice.SpliceTransformer` does); do not pass False
             otherwise.
-        progress : callable, optional
+        progress : callable or None, default=None
             Called with a number of rows each time a chunk of that many rows is
             solved (the counts add up to ``n_samples``), e.g. the ``update``
             method of a tqdm bar. Chunks solved side by side in threads call it
@@ -469,7 +469,7 @@ class NonNegLasso:
             Non-negative penalties, in any order (at least one).
         solver, tol, max_iter
             As for :meth:`solve`; ``max_iter`` is the budget of each penalty.
-        warm_start : SparseCodes, sparse matrix, ndarray or tensor, optional
+        warm_start : SparseCodes, sparse matrix, ndarray, tensor or None, default=None
             Starting weights for the largest penalty, as for :meth:`solve`.
         memory_budget, check_input
             As for :meth:`solve`.
