@@ -74,20 +74,30 @@ _SHOWN_ROWS = 5
 _SHOWN_VALUE = 80
 
 
+def _is_estimator_class(cls: type) -> bool:
+    """Whether the class ``cls`` is one of estimators: it defines ``fit`` and
+    ``get_params`` (looked up on the class: a DataFrame's columns ``fit`` and
+    ``get_params`` are attributes of the frame, not of its class)."""
+    return callable(getattr(cls, "fit", None)) and callable(getattr(cls, "get_params", None))
+
+
 def _is_estimator(value: Any) -> bool:
     """Whether ``value`` is an estimator instance (a class is not)."""
-    return not isinstance(value, type) and hasattr(value, "get_params") and hasattr(value, "fit")
+    return not isinstance(value, type) and _is_estimator_class(type(value))
 
 
 def _shown_value(value: Any) -> str:
     """``value`` as a message about a parameter shows it: an estimator by its class (its
-    repr holds its parameters, arrays of concept embeddings among them), a long repr cut
-    short."""
+    repr holds its parameters, arrays of concept embeddings among them), a long repr on
+    one line and cut short."""
     if _is_estimator(value):
         name = type(value).__name__
         return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"
-    text = repr(value)
-    return text if len(text) <= _SHOWN_VALUE else text[: _SHOWN_VALUE - 5] + " ...)"
+    try:
+        text = " ".join(repr(value).split())  # (an array's repr spans lines)
+    except Exception:  # (a repr that fails: the value by its type)
+        return f"a {type(value).__name__}"
+    return text if len(text) <= _SHOWN_VALUE else text[: _SHOWN_VALUE - 4] + " ..."
 
 
 def _type_error(name: str, what: str, value: Any) -> TypeError:
@@ -106,9 +116,15 @@ def refuse_estimator(value: Any, name: str, what: str, advice: str) -> None:
     """Raise a ``TypeError`` where ``value``, given for the parameter ``name`` (which
     must be ``what``), is an estimator: a transformer given in the place of another
     argument (``concept_profiles(W, splice)`` puts it in ``y``); ``advice`` says where
-    it goes (``"concept_profiles takes it third, or as concepts="``)."""
+    it goes (``"concept_profiles takes it third, or as concepts="``). An estimator's
+    class given so is refused too."""
     if _is_estimator(value):
         raise TypeError(f"`{name}` must be {what}, got {_shown_value(value)}: {advice}")
+    if isinstance(value, type) and _is_estimator_class(value):
+        raise TypeError(
+            f"`{name}` must be {what}, got the class {value.__name__}, not a fitted "
+            f"{value.__name__}: {advice}"
+        )
 
 
 def _or_none(what: str, allow_none: bool) -> str:

@@ -464,7 +464,8 @@ def concept_profiles(
         is named ``"all"``, or a name of ``concepts`` is blank.
     TypeError
         If a name of ``concepts`` is not a string (the message names its index),
-        or ``drop_empty`` is not a bool.
+        ``drop_empty`` is not a bool, or ``y`` is an estimator (the transformer
+        given second: the message says where it goes).
 
     Examples
     --------
@@ -1394,7 +1395,8 @@ def rank_each_class(
         labels that do not match the rows, fewer than two classes, a parameter
         out of range, a blank concept name.
     TypeError
-        If a name of ``concepts`` is not a string.
+        If a name of ``concepts`` is not a string, or ``y`` is an estimator (the
+        transformer given second: the message says where it goes).
 
     See Also
     --------

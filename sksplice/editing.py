@@ -815,7 +815,9 @@ class ConceptEditor(TransformerMixin, OneBlockMixin, VersionStampMixin, BaseEsti
         TypeError
             If ``remove`` or ``keep`` is not a list of strings, ``output`` is
             not a string, ``ignore_unknown`` is not a bool, or ``splice`` is not
-            a fitted transformer.
+            a transformer.
+        sklearn.exceptions.NotFittedError
+            If ``splice`` is not fitted (a ``ValueError`` too).
 
         Warns
         -----

@@ -23,7 +23,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
-from ._names import a_type, listed, numbered_prefix, reconcile_names
+from ._names import a_type, listed, numbered_prefix, plural, reconcile_names
 from ._stack import warn_user
 from ._validation import check_int, refuse_estimator
 from .retrieval import unknown_concepts_error
@@ -627,8 +627,9 @@ def probe_concepts(model: Any, k: int | None = 10, *, concepts: Any = None) -> p
         (only columns derived from the weights, by splines say).
     TypeError
         If the final estimator is not a linear classifier (or a
-        ``OneVsRestClassifier`` of them), or ``concepts`` is not a list of
-        names (the message says what is accepted).
+        ``OneVsRestClassifier`` of them), ``concepts`` is not a list of
+        names (the message says what is accepted), or ``k`` is concept names or
+        an estimator (given second, where ``concepts=`` takes them).
 
     Warns
     -----
@@ -667,9 +668,16 @@ def probe_concepts(model: Any, k: int | None = 10, *, concepts: Any = None) -> p
         "probe_concepts takes the concept names (or the transformer) as concepts= "
         "(probe_concepts(model, concepts=splice))"
     )
-    refuse_estimator(k, "k", "a positive integer", to_concepts)
-    if isinstance(k, Sequence | np.ndarray | pd.Index | pd.Series) and not isinstance(k, str):
-        raise TypeError(f"`k` must be a positive integer, got {len(k)} items: {to_concepts}")
+    refuse_estimator(k, "k", "a positive integer or None", to_concepts)
+    if (
+        isinstance(k, Sequence | np.ndarray | pd.Index | pd.Series)
+        and not isinstance(k, str)
+        and np.ndim(k) >= 1
+    ):
+        raise TypeError(
+            f"`k` must be a positive integer or None, got {plural(len(k), 'item')}: "
+            f"{to_concepts}"
+        )
     check_int(k, "k", allow_none=True)
     estimator = _final_step(model)
     coef = _check_linear(estimator)
@@ -788,6 +796,9 @@ def zero_concept_coefficients(model: Any, concepts: Any, *, feature_names: Any =
         concepts; the message names them), no concept is named, the
         model is not fitted, or its inputs carry no concept names (as in
         :func:`probe_concepts`) and ``feature_names`` is not given.
+    TypeError
+        If ``concepts`` is not a list of names: an estimator given there (the
+        transformer that names the inputs goes in ``feature_names``) says so.
 
     Warns
     -----

@@ -709,9 +709,9 @@ class ConceptRetriever(OneBlockMixin, VersionStampMixin, BaseEstimator):
         if self.splice is None:
             given = (
                 f"; the {type(self.concepts).__name__} given is `concepts`, the first "
-                "argument, which only names the columns: give it as splice= too "
-                "(ConceptRetriever(concepts=splice, splice=splice))"
-                if hasattr(self.concepts, "embedder")
+                "argument, which only names the columns: give it as splice= "
+                "(ConceptRetriever(splice=splice), whose concepts name the columns too)"
+                if getattr(self.concepts, "embedder", None) is not None
                 else ""
             )
             raise ValueError(

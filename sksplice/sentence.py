@@ -295,6 +295,8 @@ class SentenceTransformerEmbedder(TransformerMixin, VersionStampMixin, BaseEstim
             return None
         if not isinstance(cache_dir, str | os.PathLike):
             raise TypeError(f"cache_dir must be a path or None, got {type(cache_dir).__name__}")
+        if not os.fspath(cache_dir).strip():  # (abspath("") is the working folder)
+            raise ValueError("cache_dir must be a folder's path or None, got an empty string")
         return os.path.abspath(os.path.expanduser(os.fspath(cache_dir)))
 
     def __setstate__(self, state: dict[str, Any]) -> None:

@@ -141,7 +141,9 @@ def compare_datasets(
         negative weights, a parameter is out of range, or a name of
         ``concepts`` is blank.
     TypeError
-        If a name of ``concepts`` is not a string (the message names its index).
+        If a name of ``concepts`` is not a string (the message names its index),
+        or ``W_a`` or ``W_b`` is an estimator (the transformer given in the place
+        of weights: the message says where it goes).
 
     See Also
     --------

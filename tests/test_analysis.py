@@ -1279,6 +1279,17 @@ def test_rank_concepts_names_a_transformer_given_as_the_class_to_compare_with():
     assert rank_concepts(W, y, 1, concepts=splice).shape[0] > 0
 
 
+class _HashTexts:
+    """A text embedder of 6 dimensions, each text's from its characters."""
+
+    def embed_text(self, texts):
+        rows = [np.random.default_rng(sum(map(ord, t))).normal(size=6) for t in texts]
+        return np.asarray(rows, dtype=np.float32)
+
+    def cache_key(self):
+        return "hash-texts-6"
+
+
 def test_a_transformer_given_in_another_arguments_place_says_where_it_goes():
     # concept_profiles(W, splice) put it in `y` and said the weights carry no names;
     # probe_concepts(model, splice) printed its whole repr (the concept embeddings);
@@ -1317,13 +1328,14 @@ def test_a_transformer_given_in_another_arguments_place_says_where_it_goes():
             "(compare_datasets(W_a, W_b, concepts=splice))"
         ),
         lambda: probe_concepts(model, splice): (
-            "`k` must be a positive integer, got a SpliceTransformer: probe_concepts takes "
-            "the concept names (or the transformer) as concepts= (probe_concepts(model, "
+            "`k` must be a positive integer or None, got a SpliceTransformer: probe_concepts "
+            "takes the concept names (or the transformer) as concepts= (probe_concepts(model, "
             "concepts=splice))"
         ),
         lambda: probe_concepts(model, list(splice.get_feature_names_out())): (
-            "`k` must be a positive integer, got 8 items: probe_concepts takes the concept "
-            "names (or the transformer) as concepts= (probe_concepts(model, concepts=splice))"
+            "`k` must be a positive integer or None, got 8 items: probe_concepts takes the "
+            "concept names (or the transformer) as concepts= (probe_concepts(model, "
+            "concepts=splice))"
         ),
         lambda: zero_concept_coefficients(model, splice): (
             "`concepts` must be the concepts to zero, a list of names, got a "
@@ -1336,14 +1348,33 @@ def test_a_transformer_given_in_another_arguments_place_says_where_it_goes():
         with pytest.raises(TypeError) as info:
             call()
         assert str(info.value) == message
-    retriever = ConceptRetriever(splice).fit(W)
+    # (a class, not a fitted transformer; a frame whose columns are named fit and
+    # get_params is no estimator)
+    with pytest.raises(TypeError, match=r"got the class SpliceTransformer, not a fitted"):
+        concept_profiles(W, SpliceTransformer)
+    odd = pd.DataFrame(W.toarray()[:, :2], columns=["fit", "get_params"])
+    assert compare_datasets(odd, odd).shape[0] == 2
+    with pytest.raises(TypeError, match=r"got 1 item: probe_concepts takes"):
+        probe_concepts(model, ["c0"])
+    with pytest.raises(TypeError, match=r"k must be a positive integer or None, got array"):
+        probe_concepts(model, np.array(3))
+    # (text queries: the transformer with an embedder given as `concepts`)
+    texts = SpliceTransformer(
+        embedder=_HashTexts(), vocabulary=[f"c{i}" for i in range(8)], concept_embeddings=E
+    ).fit(rng.normal(size=(30, 6)))
+    retriever = ConceptRetriever(texts).fit(W)
     with pytest.raises(ValueError) as info:
         retriever.search_text("a dog")
     assert str(info.value).endswith(
         "; the SpliceTransformer given is `concepts`, the first argument, which only names "
-        "the columns: give it as splice= too (ConceptRetriever(concepts=splice, "
-        "splice=splice))"
+        "the columns: give it as splice= (ConceptRetriever(splice=splice), whose concepts "
+        "name the columns too)"
     )
+    assert ConceptRetriever(splice=texts).fit(W).search_text("a dog") is not None
+    # (without an embedder, the advice would not help: not given)
+    with pytest.raises(ValueError) as info:
+        ConceptRetriever(splice).fit(W).search_text("a dog")
+    assert "give it as splice=" not in str(info.value)
     # (the forms asked for work)
     assert concept_profiles(W, y, concepts=splice).shape[0] == 8
     assert probe_concepts(model, concepts=splice).shape[0] > 0

@@ -845,8 +845,8 @@ def test_an_image_mean_file_of_zeros_is_said_once_before_embedding(
     assert code == 0, err
     warned = f"sksplice: warning: --image-mean {path} holds only zeros: the images are not centred"
     assert err.count(warned) == 1, err
-    if suffix == ".npy":  # (read before the model loads: said before the concepts' embedding)
-        assert err.index(warned) < err.index("concept"), err
+    if suffix == ".npy":  # (read before the model loads: said before the images' embedding)
+        assert err.index(warned) < err.index(f"image mean: from {path}"), err
     np.save(tmp_path / "other.npy", np.eye(32, dtype=np.float32)[0] * 0.5)
     code, _, err = _main([*args[:-1], str(tmp_path / "other.npy")], capsys)
     assert code == 0 and "holds only zeros" not in err, err
@@ -2449,32 +2449,49 @@ def test_a_metadata_row_of_an_image_not_in_the_folder_may_leave_its_class_blank(
     assert code == 2 and f"{table}, line 2: no label for {images[0]}" in err, err
 
 
-def test_a_labels_row_without_its_label_field_is_refused_by_its_line(
+def test_a_labels_row_without_its_label_field_says_so(
     image_tree, vocab_file, inproc, tmp_path, capsys
 ):
-    # A line without its comma was read as a path with an empty label and warned of as a
-    # row naming no image, where a row whose label is empty is refused.
+    # A line without its comma was read as a path with an empty label: one naming no
+    # image was warned of as a row naming no image, its missing field unsaid, and one
+    # naming an image as an image without a label.
     images = _image_names(image_tree)
     table = tmp_path / "labels.csv"
     table.write_text("".join(f"{p},{p[:4]}\n" for p in images) + "\nstray_line\n")
-    argv = ["profile", str(image_tree), "--labels", str(table), *_model_args(vocab_file)]
-    code, out, err = _main(argv, capsys)
-    last = err.strip().splitlines()[-1]
+    argv = ["profile", str(image_tree), "--labels", str(table)]
+    _, err = _classes_profiled(argv, vocab_file, tmp_path / "p.json", capsys)
     line = len(images) + 2
+    assert (
+        f"1 row of {table} names no image under {image_tree} (line {line}: stray_line "
+        "(1 field of the 2 its columns need);"
+    ) in err, err
+    # (a short row of an image in the folder: refused, as a row whose label is empty is)
+    table.write_text("".join(f"{p},{p[:4]}\n" for p in images[1:]) + f"{images[0]}\n")
+    code, out, err = _main([*argv, *_model_args(vocab_file)], capsys)
     assert code == 2 and out == "", err
-    assert last == (
-        f"sksplice: error: {table}, line {line}: 1 field ('stray_line'), where the path and "
-        "label columns need 2, separated by commas"
-    ), last
-    # (a table whose label column is its third: a row of two fields lacks it)
+    assert err.strip().splitlines()[-1] == (
+        f"sksplice: error: {table}, line {len(images)}: the row of {images[0]} has 1 field, "
+        "where its path and label columns need 2, separated by commas"
+    )
+    # (a table whose label column is its third: a row of two fields lacks it; a row of
+    # another split's image may leave it out, as it may leave it blank)
     table.write_text(
         "img_filename,split,place\n"
-        + "".join(f"{p},train,{p[:4]}\n" for p in images)
+        + "".join(f"{p},train,{p[:4]}\n" for p in images[1:])
+        + "extra/9.png,test\n"
         + f"{images[0]},train\n"
     )
-    code, _, err = _main([*argv, "--labels-column", "place"], capsys)
-    assert code == 2 and f"line {len(images) + 2}: 2 fields ('{images[0]}')" in err, err
-    assert "need 3, separated by commas" in err, err
+    code, _, err = _main([*argv, "--labels-column", "place", *_model_args(vocab_file)], capsys)
+    assert code == 2, err
+    assert err.strip().splitlines()[-1] == (
+        f"sksplice: error: {table}, line {len(images) + 2}: the row of {images[0]} has 2 "
+        "fields, where its path and label columns need 3, separated by commas"
+    )
+    table.write_text(table.read_text().replace(f"{images[0]},train\n", f"{images[0]},train,x\n"))
+    _, err = _classes_profiled(
+        [*argv, "--labels-column", "place"], vocab_file, tmp_path / "p.json", capsys
+    )
+    assert "extra/9.png (2 fields of the 3 its columns need)" in err, err
 
 
 def test_lines_of_a_labels_file_are_named_by_their_place_in_the_file(

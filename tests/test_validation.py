@@ -524,3 +524,22 @@ def test_parameter_errors_are_both_value_and_type_errors_and_name_their_estimato
         )
         with pytest.raises(DeviceUnavailableError):
             lacking.fit(np.ones((3, DIM)))
+
+
+def test_a_parameter_message_shows_a_value_on_one_short_line():
+    # An estimator given for an integer printed its whole repr (the concept embeddings
+    # among its parameters); an array's repr spanned lines.
+    from sksplice._validation import _shown_value
+
+    class Bad:
+        def __repr__(self):
+            raise RuntimeError("no repr")
+
+    shown = _shown_value(np.arange(200.0))
+    assert "\n" not in shown and len(shown) <= 80 and shown.endswith(" ...")
+    assert _shown_value([1, 2]) == "[1, 2]"
+    assert _shown_value(Bad()) == "a Bad"
+    assert _shown_value(SpliceTransformer()) == "a SpliceTransformer"
+    with pytest.raises(TypeError) as info:
+        check_int(SpliceTransformer(concept_embeddings=np.eye(3)), "k")
+    assert str(info.value) == "k must be a positive integer, got a SpliceTransformer"

@@ -786,16 +786,17 @@ def _read_labels(
         raw, rows, line_numbers, widths = raw[1:], rows[1:], line_numbers[1:], widths[1:]
     _say_spaced_labels(labels_csv, [label for _, label in raw])
     # A row of fewer fields than the path and label columns need (a line without its
-    # comma) is read by pandas with empty cells; it is refused as an empty label is.
+    # comma) is read by pandas with empty cells: where it names an image it is refused
+    # as an empty label is; one that names none is counted with the others, its fields
+    # said (a row of another split may leave its label out as it may leave it blank).
     needed = max(field_of[path_col], field_of[label_col]) + 1
-    short = next((i for i, width in enumerate(widths) if width < needed), None)
-    if short is not None:
-        given = ", ".join(repr(cell.strip()) for cell in raw[short] if cell.strip())
-        raise CLIError(
-            f"{labels_csv}, line {line_numbers[short]}: {plural(widths[short], 'field')}"
-            f"{f' ({given})' if given else ''}, where the path and label columns need "
-            f"{needed}, separated by {'tabs' if tabs else 'commas'}"
-        )
+    separator = "tabs" if tabs else "commas"
+
+    def fields(i: int) -> str:
+        """``" (1 field of the 2 its columns need)"`` for a short row ``i``, else ``""``."""
+        if not widths or widths[i] >= needed:
+            return ""
+        return f" ({plural(widths[i], 'field')} of the {needed} its columns need)"
 
     # Paths relative to the folder, compared as absolute paths (a row may give an
     # absolute path whether or not the folder was named by one).
@@ -855,7 +856,7 @@ def _read_labels(
             labels_csv,
             root,
         )
-    for line, (key, label) in zip(line_numbers, rows, strict=True):
+    for i, (line, (key, label)) in enumerate(zip(line_numbers, rows, strict=True)):
         if not key:
             raise CLIError(f"{labels_csv}, line {line}: empty path")
         index = find(key, start)
@@ -869,10 +870,15 @@ def _read_labels(
             index = same[0] if same else None
         if index is None:
             unmatched += 1
-            unmatched_at.append((line, key))
+            unmatched_at.append((line, key + fields(i)))
             if not os.path.isabs(key) and os.path.abspath(key) in by_abs:
                 from_cwd.append((line, key))
             continue
+        if fields(i):
+            raise CLIError(
+                f"{labels_csv}, line {line}: the row of {key} has {plural(widths[i], 'field')}, "
+                f"where its path and label columns need {needed}, separated by {separator}"
+            )
         if not label:  # (a row of an image not in the folder may leave it blank)
             raise CLIError(f"{labels_csv}, line {line}: no label for {key}")
         if label == reserved:
