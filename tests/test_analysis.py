@@ -1257,17 +1257,23 @@ def test_rank_concepts_names_concept_names_given_as_the_class_to_compare_with():
     assert rank_concepts(W, y, 1, concepts=names).shape[0] > 0
 
 
-def test_rank_concepts_names_a_transformer_given_as_the_class_to_compare_with():
-    # rank_concepts(W, y, "cat", splice), as concept_profiles(W, y, splice) takes it: the
-    # message said the weights carried no names, or printed the transformer's whole repr
+def _small_splice(embedder=None):
+    """A SpliceTransformer of 8 concepts in 6 dimensions fitted on 30 random rows, the
+    weights of 30 others and their labels (alternately 0 and 1)."""
     from sksplice import SpliceTransformer
 
     rng = np.random.default_rng(0)
     E = rng.normal(size=(8, 6))
-    splice = SpliceTransformer(vocabulary=[f"c{i}" for i in range(8)], concept_embeddings=E)
+    names = [f"c{i}" for i in range(8)]
+    splice = SpliceTransformer(embedder=embedder, vocabulary=names, concept_embeddings=E)
     splice.fit(rng.normal(size=(30, 6)))
-    W = splice.transform(rng.normal(size=(30, 6)))
-    y = np.arange(30) % 2
+    return splice, splice.transform(rng.normal(size=(30, 6))), np.arange(30) % 2
+
+
+def test_rank_concepts_names_a_transformer_given_as_the_class_to_compare_with():
+    # rank_concepts(W, y, "cat", splice), as concept_profiles(W, y, splice) takes it: the
+    # message said the weights carried no names, or printed the transformer's whole repr
+    splice, W, y = _small_splice()
     for W_given in (W, pd.DataFrame(W.toarray(), columns=splice.get_feature_names_out())):
         with pytest.raises(TypeError) as info:
             rank_concepts(W_given, y, 1, splice)
@@ -1301,12 +1307,7 @@ def test_a_transformer_given_in_another_arguments_place_says_where_it_goes():
     from sksplice.retrieval import ConceptRetriever
     from sksplice.shift import compare_datasets
 
-    rng = np.random.default_rng(0)
-    E = rng.normal(size=(8, 6))
-    splice = SpliceTransformer(vocabulary=[f"c{i}" for i in range(8)], concept_embeddings=E)
-    splice.fit(rng.normal(size=(30, 6)))
-    W = splice.transform(rng.normal(size=(30, 6)))
-    y = np.arange(30) % 2
+    splice, W, y = _small_splice()
     model = LogisticRegression().fit(W, y)
     third = "the transformer (or the concept names) goes third, or as concepts= "
     refused = {
@@ -1359,9 +1360,7 @@ def test_a_transformer_given_in_another_arguments_place_says_where_it_goes():
     with pytest.raises(TypeError, match=r"k must be a positive integer or None, got array"):
         probe_concepts(model, np.array(3))
     # (text queries: the transformer with an embedder given as `concepts`)
-    texts = SpliceTransformer(
-        embedder=_HashTexts(), vocabulary=[f"c{i}" for i in range(8)], concept_embeddings=E
-    ).fit(rng.normal(size=(30, 6)))
+    texts = _small_splice(_HashTexts())[0]
     retriever = ConceptRetriever(texts).fit(W)
     with pytest.raises(ValueError) as info:
         retriever.search_text("a dog")
@@ -1381,9 +1380,9 @@ def test_a_transformer_given_in_another_arguments_place_says_where_it_goes():
     assert zero_concept_coefficients(model, ["c1"], feature_names=splice).coef_[0, 1] == 0
     # (a parameter's check shows an estimator by its class, a long value cut short)
     with pytest.raises(TypeError) as info:
-        SpliceTransformer(vocabulary=["a"], concept_embeddings=E[:1], l1_penalty=splice).fit(
-            rng.normal(size=(30, 6))
-        )
+        SpliceTransformer(
+            vocabulary=["a"], concept_embeddings=np.ones((1, 6)), l1_penalty=splice
+        ).fit(np.random.default_rng(1).normal(size=(30, 6)))
     assert "got a SpliceTransformer" in str(info.value) and "array(" not in str(info.value)
 
 

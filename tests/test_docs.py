@@ -922,50 +922,38 @@ def test_every_parameter_of_a_public_callable_is_documented_in_order():
     # Each parameter of a public function or class is in its numpydoc Parameters section
     # (a named tuple's fields may be its Attributes instead), in the signature's order
     # (numpydoc's PR03: SpliceTransformer documented concepts_centered 5th, its 14th).
-    import importlib
     import inspect
 
     docscrape = pytest.importorskip("numpydoc.docscrape")
-    modules = _public_modules()
-    seen, undocumented, disordered = set(), [], []
-    for module_name in modules:
-        module = importlib.import_module(module_name)
-        for name in module.__all__:
-            obj = getattr(module, name)
-            if id(obj) in seen or not callable(obj):
+    seen, undocumented, disordered = 0, [], []
+    for dotted, obj in _public_callables(methods=False):
+        seen += 1
+        try:
+            signature = inspect.signature(obj)
+        except (TypeError, ValueError):
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # numpydoc's notes on unknown sections
+            kind = docscrape.ClassDoc if inspect.isclass(obj) else docscrape.FunctionDoc
+            doc = kind(obj)
+        sections = ["Parameters"] + (["Attributes"] if inspect.isclass(obj) else [])
+        documented = {
+            part.strip().lstrip("*")
+            for section in sections
+            for entry in doc[section]
+            for part in entry.name.split(",")
+        }
+        for parameter in signature.parameters.values():
+            if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
                 continue
-            seen.add(id(obj))
-            if inspect.isclass(obj) and issubclass(obj, BaseException):
-                continue
-            try:
-                signature = inspect.signature(obj)
-            except (TypeError, ValueError):
-                continue
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # numpydoc's notes on unknown sections
-                kind = docscrape.ClassDoc if inspect.isclass(obj) else docscrape.FunctionDoc
-                doc = kind(obj)
-            sections = ["Parameters"] + (["Attributes"] if inspect.isclass(obj) else [])
-            documented = {
-                part.strip().lstrip("*")
-                for section in sections
-                for entry in doc[section]
-                for part in entry.name.split(",")
-            }
-            for parameter in signature.parameters.values():
-                if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
-                    continue
-                if parameter.name != "self" and parameter.name not in documented:
-                    undocumented.append(f"{module_name}.{name}: {parameter.name}")
-            listed = [
-                part.strip().lstrip("*")
-                for entry in doc["Parameters"]
-                for part in entry.name.split(",")
-            ]
-            in_signature = [p for p in signature.parameters if p in listed]
-            if [p for p in listed if p in in_signature] != in_signature:
-                disordered.append(f"{module_name}.{name}")
-    assert len(seen) > 50, len(seen)
+            if parameter.name != "self" and parameter.name not in documented:
+                undocumented.append(f"{dotted}: {parameter.name}")
+        entries = doc["Parameters"]
+        listed = [part.strip().lstrip("*") for entry in entries for part in entry.name.split(",")]
+        in_signature = [p for p in signature.parameters if p in listed]
+        if [p for p in listed if p in in_signature] != in_signature:
+            disordered.append(dotted)
+    assert seen > 50, seen
     assert not undocumented, undocumented
     assert not disordered, disordered
 
@@ -973,10 +961,11 @@ def test_every_parameter_of_a_public_callable_is_documented_in_order():
 IGNORED = "Not used, present here for API consistency by convention."
 
 
-def _public_callables():
+def _public_callables(methods: bool = True):
     """``(dotted name, function or class)`` of each callable in the __all__ of a public
-    module, then of each public method that sksplice defines on such a class (its own
-    or a mixin's; not one scikit-learn's base classes bring)."""
+    module (exceptions left out), then, with ``methods``, of each public method that
+    sksplice defines on such a class (its own or a mixin's; not one scikit-learn's base
+    classes bring)."""
     import importlib
     import inspect
 
@@ -991,7 +980,7 @@ def _public_callables():
             if inspect.isclass(obj) and issubclass(obj, BaseException):
                 continue
             yield f"{module_name}.{name}", obj
-            if not inspect.isclass(obj):
+            if not methods or not inspect.isclass(obj):
                 continue
             for attribute in dir(obj):
                 method = inspect.getattr_static(obj, attribute)
