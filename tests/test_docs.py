@@ -928,14 +928,10 @@ def test_every_parameter_of_a_public_callable_is_documented_in_order():
     seen, undocumented, disordered = 0, [], []
     for dotted, obj in _public_callables(methods=False):
         seen += 1
-        try:
-            signature = inspect.signature(obj)
-        except (TypeError, ValueError):
+        parsed = _signature_and_doc(obj, docscrape)
+        if parsed is None:
             continue
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # numpydoc's notes on unknown sections
-            kind = docscrape.ClassDoc if inspect.isclass(obj) else docscrape.FunctionDoc
-            doc = kind(obj)
+        signature, doc = parsed
         sections = ["Parameters"] + (["Attributes"] if inspect.isclass(obj) else [])
         documented = {
             part.strip().lstrip("*")
@@ -959,6 +955,21 @@ def test_every_parameter_of_a_public_callable_is_documented_in_order():
 
 
 IGNORED = "Not used, present here for API consistency by convention."
+
+
+def _signature_and_doc(obj, docscrape):
+    """The signature of the function or class ``obj`` and its numpydoc docstring, parsed
+    (by the module ``numpydoc.docscrape``); None where it has no signature."""
+    import inspect
+
+    try:
+        signature = inspect.signature(obj)
+    except (TypeError, ValueError):
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # numpydoc's notes on unknown sections
+        kind = docscrape.ClassDoc if inspect.isclass(obj) else docscrape.FunctionDoc
+        return signature, kind(obj)
 
 
 def _public_callables(methods: bool = True):
@@ -1054,22 +1065,18 @@ def test_documented_parameter_types_and_defaults_follow_the_signature():
     # whose default is None says None in its type (``int or None, default=None``, not
     # numpydoc's older ``int, optional``, which hid the default); and a parameter a
     # method never reads (``fit``'s ``y`` in a transformer) reads ``y : Ignored``, "Not
-    # used, present here for API consistency by convention." (the review of release
-    # 0.65 found 16 ``optional``, some 80 types without their None, and ``y : None``).
+    # used, present here for API consistency by convention." (before this test, 16
+    # ``optional``, some 80 types without their None and ``y : None`` had crept in).
     import inspect
     import re
 
     docscrape = pytest.importorskip("numpydoc.docscrape")
     problems, checked = [], 0
     for dotted, obj in _public_callables():
-        try:
-            signature = inspect.signature(obj)
-        except (TypeError, ValueError):
+        parsed = _signature_and_doc(obj, docscrape)
+        if parsed is None:
             continue
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # numpydoc's notes on unknown sections
-            kind = docscrape.ClassDoc if inspect.isclass(obj) else docscrape.FunctionDoc
-            doc = kind(obj)
+        signature, doc = parsed
         namespace = getattr(obj, "__globals__", None) or vars(inspect.getmodule(obj))
         not_read = set() if inspect.isclass(obj) else _parameters_not_read(obj)
         for entry in doc["Parameters"]:
