@@ -283,7 +283,12 @@ class SplicePipeline(VersionStampMixin, Pipeline):
         return super().fit_predict(X, y, **params)
 
 
-def make_pipeline(*steps: Any, **kwargs: Any) -> SplicePipeline:
+def make_pipeline(
+    *steps: Any,
+    memory: Any = None,
+    transform_input: list[str] | None = None,
+    verbose: bool = False,
+) -> SplicePipeline:
     """:func:`sklearn.pipeline.make_pipeline`, as a :class:`SplicePipeline`: its fit
     checks the options of every step before the first one's work.
 
@@ -291,8 +296,15 @@ def make_pipeline(*steps: Any, **kwargs: Any) -> SplicePipeline:
     ----------
     *steps : list of estimators
         The steps, named after their classes in lower case.
-    **kwargs
-        ``memory``, ``transform_input`` and ``verbose``, as for
+    memory : str, object with the joblib.Memory interface or None, default=None
+        Caches the fitted transformers of the pipeline, as for
+        :func:`sklearn.pipeline.make_pipeline`.
+    transform_input : list of str or None, default=None
+        Metadata parameters transformed by the steps before the one that takes
+        them, as for :func:`sklearn.pipeline.make_pipeline` (with metadata
+        routing).
+    verbose : bool, default=False
+        Print the time each step takes to fit, as for
         :func:`sklearn.pipeline.make_pipeline`.
 
     Returns
@@ -308,5 +320,5 @@ def make_pipeline(*steps: Any, **kwargs: Any) -> SplicePipeline:
     >>> [name for name, _ in pipe.steps]
     ['clipembedder', 'splicetransformer', 'logisticregression']
     """
-    built = _make_pipeline(*steps, **kwargs)
+    built = _make_pipeline(*steps, memory=memory, transform_input=transform_input, verbose=verbose)
     return SplicePipeline(**built.get_params(deep=False))

@@ -675,8 +675,7 @@ def probe_concepts(model: Any, k: int | None = 10, *, concepts: Any = None) -> p
         and np.ndim(k) >= 1
     ):
         raise TypeError(
-            f"`k` must be a positive integer or None, got {plural(len(k), 'item')}: "
-            f"{to_concepts}"
+            f"`k` must be a positive integer or None, got {plural(len(k), 'item')}: {to_concepts}"
         )
     check_int(k, "k", allow_none=True)
     estimator = _final_step(model)

@@ -1849,7 +1849,17 @@ def _shown_data(data: dict[str, Any]) -> dict[str, Any]:
     return shown
 
 
-def write_report(path: str | os.PathLike, results: Iterable[ImageResult], **kwargs) -> Path:
+def write_report(
+    path: str | os.PathLike,
+    results: Iterable[ImageResult],
+    *,
+    title: str = "sksplice concept report",
+    settings: Mapping[str, object] | None = None,
+    profiles: pd.DataFrame | None = None,
+    ranking: pd.DataFrame | None = None,
+    skipped: Iterable[Any] | None = None,
+    unit: str = "image",
+) -> Path:
     """Render a report (see :func:`render_report`) and write it atomically.
 
     Parameters
@@ -1858,8 +1868,19 @@ def write_report(path: str | os.PathLike, results: Iterable[ImageResult], **kwar
         Output HTML file.
     results : iterable of ImageResult
         Image decompositions.
-    **kwargs
-        Passed on to :func:`render_report`.
+    title : str, default="sksplice concept report"
+        Page title (as in :func:`render_report`).
+    settings : mapping or None, default=None
+        Run settings listed in the summary (as in :func:`render_report`).
+    profiles : pandas.DataFrame or None, default=None
+        Per-class concept profiles (as in :func:`render_report`).
+    ranking : pandas.DataFrame or None, default=None
+        Concept ranking or comparison of two collections (as in
+        :func:`render_report`).
+    skipped : iterable or None, default=None
+        Inputs that could not be decomposed (as in :func:`render_report`).
+    unit : str, default="image"
+        What a row is (as in :func:`render_report`).
 
     Returns
     -------
@@ -1912,7 +1933,15 @@ def write_report(path: str | os.PathLike, results: Iterable[ImageResult], **kwar
         )
     # (before the page is made: its thumbnails read every image)
     check_writable(path)
-    page = render_report(results, **kwargs).encode("utf-8")
+    page = render_report(
+        results,
+        title=title,
+        settings=settings,
+        profiles=profiles,
+        ranking=ranking,
+        skipped=skipped,
+        unit=unit,
+    ).encode("utf-8")
     # (the temporary file of a writer that was killed, named with its process id)
     remove_stale_temporaries(os.path.realpath(path), time.time())
     try:

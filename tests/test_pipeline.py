@@ -301,3 +301,15 @@ def test_a_frozen_step_is_used_as_it_is(tmp_path):
     ours = make_pipeline(FrozenEstimator(splice), FrozenEstimator(probe)).fit(X, y)
     theirs = sklearn_make_pipeline(FrozenEstimator(splice), FrozenEstimator(probe)).fit(X, y)
     np.testing.assert_array_equal(ours.predict(X), theirs.predict(X))
+
+
+def test_make_pipeline_spells_out_the_keywords_of_scikit_learns():
+    # It took **kwargs: no completion or signature help showed memory or verbose.
+    import inspect
+
+    ours = inspect.signature(make_pipeline).parameters
+    theirs = inspect.signature(sklearn_make_pipeline).parameters
+    assert list(ours) == list(theirs)
+    assert all(ours[name].default == theirs[name].default for name in theirs)
+    pipe = make_pipeline(SpliceTransformer(), memory="cache", verbose=True)
+    assert isinstance(pipe, SplicePipeline) and (pipe.memory, pipe.verbose) == ("cache", True)

@@ -850,6 +850,21 @@ def test_render_report_refuses_results_that_are_no_image_results():
     assert _data(render_report([result], profiles=profiles, ranking=ranking))["ranking"]
 
 
+def test_write_report_spells_out_the_keywords_of_render_report(tmp_path):
+    # It took **kwargs: no completion or signature help showed title, ranking ...
+    import inspect
+
+    written = inspect.signature(write_report).parameters
+    rendered = inspect.signature(render_report).parameters
+    keywords = [name for name, p in rendered.items() if p.kind is p.KEYWORD_ONLY]
+    assert [name for name, p in written.items() if p.kind is p.KEYWORD_ONLY] == keywords
+    assert all(written[name].default == rendered[name].default for name in keywords)
+    results = [ImageResult("0.png", [("leaf", 0.5)], 1, 0.9, thumbnail=_png_uri())]
+    path = write_report(tmp_path / "r.html", results, title="Autumn leaves", unit="row")
+    page = path.read_text(encoding="utf-8")
+    assert "<title>Autumn leaves</title>" in page and "1 row" in page
+
+
 def test_write_report_refuses_a_missing_folder(tmp_path):
     result = ImageResult("a.png", [("sky", 0.5)], 1, 0.9, thumbnail=_png_uri())
     missing = tmp_path / "nodir"
