@@ -94,9 +94,11 @@ def _shown_value(value: Any) -> str:
         name = type(value).__name__
         return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"
     try:
-        text = " ".join(repr(value).split())  # (an array's repr spans lines)
+        text = repr(value)
     except Exception:  # (a repr that fails: the value by its type)
         return f"a {type(value).__name__}"
+    if not isinstance(value, str):  # (an array's repr spans lines; a string's spaces stay)
+        text = " ".join(text.split())
     return text if len(text) <= _SHOWN_VALUE else text[: _SHOWN_VALUE - 4] + " ..."
 
 

@@ -86,14 +86,15 @@ class TooFewSamplesWarning(UserWarning):
     one group and in none of the other (``1 / C(n1 + n2, n1)`` one-sided): for one
     sample against two that is 1/3, so at ``alpha=0.05`` no concept can be
     significant, and a table without significant concepts says nothing about such a
-    group. A correction for the number of tests can raise that floor: Holm's or
-    Bonferroni's over 10,000 tests multiplies it by 10,000 (Benjamini-Hochberg's
-    leaves it), and a group of 3 samples against 30 (one-sided floor 1/5,456) is then
-    too small as well. ``groups`` lists each one as ``(group, samples, samples
-    compared with, smallest p-value)``, that p-value after the correction; tables
-    record the test's own of every group in ``attrs["smallest_p_value"]`` and the
-    smallest adjusted p-value the correction can give in
-    ``attrs["smallest_adjusted_p_value"]``.
+    group. A correction for the number of tests can raise that floor: Bonferroni's
+    over 10,000 tests multiplies it by 10,000, as Holm's does in one comparison (over
+    several classes' tests, by the tests of the classes that cannot come before;
+    Benjamini-Hochberg's leaves it), and a group of 3 samples against 30 (one-sided
+    floor 1/5,456) is then too small as well. ``groups`` lists each one as ``(group,
+    samples, samples compared with, smallest p-value)``, that p-value after the
+    correction; tables record the test's own of every group in
+    ``attrs["smallest_p_value"]`` and the smallest adjusted p-value the correction
+    can give in ``attrs["smallest_adjusted_p_value"]``.
     """
 
     def __init__(self, message: str, groups: list[tuple[Any, int, int, float]]) -> None:
@@ -116,10 +117,12 @@ def _smallest_adjusted(smallest: float, n_tests: int, correction: str | None) ->
     return float(adjusted[0])
 
 
-def _correction_phrase(correction: str | None, n_tests: int) -> str:
-    """``"the Holm correction over 1,800 tests"``: how a warning names a correction
-    that raised the smallest p-value possible."""
-    return f"the {_correction_name(correction)} correction over {n_tests:,} tests"
+def _correction_phrase(correction: str | None, n_tests: int, each: bool = False) -> str:
+    """``"the Holm correction over 1,800 tests"`` (with ``each``, ``"over each class's
+    600 tests"``): how a warning names a correction that raised the smallest p-value
+    possible."""
+    over = f"each class's {n_tests:,} tests" if each else f"{n_tests:,} tests"
+    return f"the {_correction_name(correction)} correction over {over}"
 
 
 def _warn_too_few_samples(
@@ -143,15 +146,16 @@ def _warn_too_few_samples(
     def sizes(n: int, m: int) -> str:
         return f"{plural(n, 'sample')} against {m} {against}"
 
-    test = "Fisher's exact test gives no p-value"
+    test, needed = "Fisher's exact test gives no p-value", "more samples are needed"
     if corrected is not None:
         test = f"Fisher's exact test, with {corrected}, gives no adjusted p-value"
+        needed = "more samples, or fewer tests (min_count), are needed"
     if len(untestable) == 1:
         group, n, m, p = untestable[0]
         said = (
             f"no concept of {what.format(shown_label(group))} can be significant at "
             f"alpha={alpha:g}: with {sizes(n, m)}, {test} below {p:.2g}, whatever the "
-            "counts. That none is significant says nothing about it; more samples are needed"
+            f"counts. That none is significant says nothing about it; {needed}"
         )
     else:
         shown = listed(
@@ -165,7 +169,7 @@ def _warn_too_few_samples(
             f"in none of {len(untestable)} classes can a concept be significant at "
             f"alpha={alpha:g}: for groups of their sizes {test} below the smallest given "
             f"here for each, whatever the counts ({shown}). That none is significant says "
-            "nothing about them; more samples are needed"
+            f"nothing about them; {needed}"
         )
     warn_user(TooFewSamplesWarning(said, untestable))
 
@@ -1002,17 +1006,19 @@ def rank_concepts(
     return ranking
 
 
-def _raised(attrs: Mapping[str, Any], correction: str | None, n_tests: int) -> str | None:
-    """How a warning names ``correction`` over ``n_tests`` tests where it raised the
-    smallest p-value possible of a table's group (``attrs["smallest_p_value"]`` below
-    ``attrs["smallest_adjusted_p_value"]``, each a number or one per class); None
-    where it did not."""
+def _raised(
+    attrs: Mapping[str, Any], correction: str | None, n_tests: int, each: bool = False
+) -> str | None:
+    """How a warning names ``correction`` over ``n_tests`` tests (of each class, with
+    ``each``) where it raised the smallest p-value possible of a table's group
+    (``attrs["smallest_p_value"]`` below ``attrs["smallest_adjusted_p_value"]``, each a
+    number or one per class); None where it did not."""
     raw, adjusted = attrs["smallest_p_value"], attrs["smallest_adjusted_p_value"]
     if isinstance(raw, Mapping):
         raised = any(adjusted[key] > p for key, p in raw.items())
     else:
         raised = adjusted > raw
-    return _correction_phrase(correction, n_tests) if raised else None
+    return _correction_phrase(correction, n_tests, each) if raised else None
 
 
 #: ``ranking.attrs["adjusted_over"]`` of a table of every class against the rest whose
@@ -1248,6 +1254,32 @@ def _each_class_frame(
     return table
 
 
+def _holm_class_floors(floors: dict[Any, float], n_tests: int, share: int) -> dict[Any, float]:
+    """The smallest adjusted p-value Holm's correction over ``n_tests`` tests can give a
+    test of each class, whose tests (``share`` of them) have p-values no smaller than
+    its ``floors`` entry (the classes' tests together make the family).
+
+    Holm multiplies the ``i``-th smallest p-value by ``n_tests - i + 1`` and keeps the
+    running maximum. A class's smallest p-value ``p`` can come after every test of
+    the other classes whose floor is below ``p`` (their p-values may all be smaller),
+    not after those of a class whose floor is ``p`` or more: its multiplier is at least
+    ``n_tests - share * (those classes)``. The smallest product over ``p`` from the
+    class's floor up is reached just above a floor (within each span between floors it
+    grows with ``p``); and the first step multiplies the smallest floor of all by
+    ``n_tests``. Equal class sizes give ``n_tests`` times the smallest floor.
+    """
+    values = np.array(sorted(set(floors.values())), dtype=np.float64)
+    if values.size == 0:
+        return {}
+    counts = np.array([sum(f <= v for f in floors.values()) for v in values])
+    # (p just above v: the other classes whose floor is v or less may all come first)
+    product = (n_tests - share * (counts - 1)) * values
+    from_here = np.minimum.accumulate(product[::-1])[::-1]  # (the least from v on)
+    first = n_tests * values[0]
+    position = {v: i for i, v in enumerate(values.tolist())}
+    return {cls: float(min(1.0, max(first, from_here[position[f]]))) for cls, f in floors.items()}
+
+
 def _each_class_attrs(
     table: pd.DataFrame,
     correction: str | None,
@@ -1263,19 +1295,14 @@ def _each_class_attrs(
     by_size = {k: smallest_p_value(k, int(n - k), alternative) for k in set(sizes.tolist())}
     raw = {cls: by_size[k] for cls, k in zip(classes, sizes.tolist(), strict=True)}
     # The smallest adjusted p-value of each class: its own family's (the second level)
-    # where the correction is in two levels; of one family of all tests otherwise, where
-    # Holm's first step multiplies the smallest of all by their number, and a test of
-    # the class after all the others' (each class has its family's share of them) its
-    # own by that share.
+    # where the correction is in two levels; of one family of all tests otherwise (see
+    # _holm_class_floors for Holm's).
     share = len(table) // max(len(classes), 1)
     if class_adjusted is not None or correction in (None, "bonferroni"):
         family = share if class_adjusted is not None else len(table)
         adjusted = {cls: _smallest_adjusted(p, family, correction) for cls, p in raw.items()}
     else:
-        first = _smallest_adjusted(min(raw.values(), default=1.0), len(table), correction)
-        adjusted = {
-            cls: max(first, _smallest_adjusted(p, share, correction)) for cls, p in raw.items()
-        }
+        adjusted = _holm_class_floors(raw, len(table), share)
     if class_adjusted is not None:  # (the two levels' first: which classes differ)
         table.attrs["class_p_adjusted"] = {
             cls: float(q) for cls, q in zip(classes, class_adjusted.tolist(), strict=True)
@@ -1549,6 +1576,6 @@ def rank_each_class(
         alpha,
         "class {}",
         "in the rest",
-        _raised(table.attrs, correction, family),
+        _raised(table.attrs, correction, family, each=class_adjusted is not None),
     )
     return table

@@ -669,10 +669,8 @@ def probe_concepts(model: Any, k: int | None = 10, *, concepts: Any = None) -> p
         "(probe_concepts(model, concepts=splice))"
     )
     refuse_estimator(k, "k", "a positive integer or None", to_concepts)
-    if (
-        isinstance(k, Sequence | np.ndarray | pd.Index | pd.Series)
-        and not isinstance(k, str)
-        and np.ndim(k) >= 1
+    if (isinstance(k, Sequence | pd.Index | pd.Series) and not isinstance(k, str)) or (
+        isinstance(k, np.ndarray) and k.ndim >= 1
     ):
         raise TypeError(
             f"`k` must be a positive integer or None, got {plural(len(k), 'item')}: {to_concepts}"

@@ -811,7 +811,8 @@ def _untestable_text(ranking: pd.DataFrame | None, unit: str = "image") -> str:
         return f"{label} ({counted}{said} {float(p):.2g})"
 
     too_small, undiffering_q = _classes_without_findings(ranking)
-    named = [bracketed(label, p) for label, p in too_small.items()]
+    said = "p" if test.endswith("gives no p-value") else "adjusted p"
+    named = [bracketed(label, p, said) for label, p in too_small.items()]
     texts = []
     if named:
         one = len(named) == 1

@@ -590,6 +590,7 @@ def test_the_smallest_adjusted_p_value_bounds_every_table_and_is_reached(correct
                 "tests, gives no adjusted p-value below 0.37, whatever the counts"
             ) in warned[0]
             assert "correction over 6,000 tests" in warned[1]
+            assert warned[0].endswith("more samples, or fewer tests (min_count), are needed")
         else:
             assert warned == []
     raw = one.attrs["smallest_p_value"]
@@ -608,6 +609,32 @@ def test_the_smallest_adjusted_p_value_bounds_every_table_and_is_reached(correct
         assert each.attrs["smallest_adjusted_p_value"]["a"] == pytest.approx(
             max(first, 2000 * floor["a"]), rel=1e-12
         )
+
+
+def test_holms_floor_of_a_class_counts_only_the_classes_that_can_come_first():
+    # Classes of 3, 4 and 26 over 1,500 concepts: a test of class b can come after all of
+    # class c's (whose floor is lower), not after class a's (higher), so its multiplier is
+    # at least 3,000, not 1,500: 0.073, where 0.037 (below alpha) was recorded and nothing
+    # said.
+    names = [f"c{i}" for i in range(1500)]
+    y = np.array(["a"] * 3 + ["b"] * 4 + ["c"] * 26)
+    for seed in range(3):
+        W = (np.random.default_rng(seed).random((33, 1500)) < 0.2).astype(float)
+        W[7] = 1.0  # (every concept present somewhere)
+        W[:, 0] = np.isin(y, ["a"])  # (concepts in every image of one class, no other)
+        W[:, 1] = np.isin(y, ["b"])
+        with warnings.catch_warnings(record=True) as record:
+            warnings.simplefilter("always")
+            ranking = rank_each_class(W, y, names, correction="holm")
+        floor = ranking.attrs["smallest_p_value"]
+        bound = ranking.attrs["smallest_adjusted_p_value"]
+        assert bound["b"] == pytest.approx(3000 * floor["b"], rel=1e-12)
+        assert bound["a"] == pytest.approx(1500 * floor["a"], rel=1e-12)
+        assert bound["c"] == pytest.approx(4500 * floor["c"], rel=1e-12)
+        lowest = ranking.groupby("class")["p_adjusted"].min()
+        assert all(lowest[cls] >= bound[cls] * (1 - 1e-12) for cls in bound)
+        (warned,) = [w.message for w in record if w.category is TooFewSamplesWarning]
+        assert [group[0] for group in warned.groups] == ["a", "b"]
 
 
 def test_labels_alike_but_for_case_or_spaces_are_warned_about():
@@ -1359,6 +1386,8 @@ def test_a_transformer_given_in_another_arguments_place_says_where_it_goes():
         probe_concepts(model, ["c0"])
     with pytest.raises(TypeError, match=r"k must be a positive integer or None, got array"):
         probe_concepts(model, np.array(3))
+    with pytest.raises(TypeError, match=r"got 2 items: probe_concepts takes"):
+        probe_concepts(model, [["c0"], ["c1", "c2"]])  # (ragged: no array of it)
     # (text queries: the transformer with an embedder given as `concepts`)
     texts = _small_splice(_HashTexts())[0]
     retriever = ConceptRetriever(texts).fit(W)

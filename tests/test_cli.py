@@ -2492,6 +2492,10 @@ def test_a_labels_row_without_its_label_field_says_so(
         [*argv, "--labels-column", "place"], vocab_file, tmp_path / "p.json", capsys
     )
     assert "extra/9.png (2 fields of the 3 its columns need)" in err, err
+    # (the label column first: a short row lacks its path, and names no image)
+    table.write_text("label,path\n" + "".join(f"{p[:4]},{p}\n" for p in images) + "notes\n")
+    _, err = _classes_profiled(argv, vocab_file, tmp_path / "p.json", capsys)
+    assert f"(line {len(images) + 2}: notes (1 field of the 2 its columns need);" in err, err
 
 
 def test_lines_of_a_labels_file_are_named_by_their_place_in_the_file(

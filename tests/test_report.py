@@ -1254,6 +1254,7 @@ def test_a_page_says_which_classes_are_too_small_to_test():
         "for classes of these sizes Fisher&#39;s exact test, with the Bonferroni correction, "
         "gives no adjusted p-value below the one in parentheses"
     ) in page
+    assert "autumn (3 images, adjusted p 0.73)" in page
     # classes large enough: nothing said
     W = np.tile(W, (10, 1))
     labels = np.tile(labels, 10)

@@ -538,6 +538,7 @@ def test_a_parameter_message_shows_a_value_on_one_short_line():
     shown = _shown_value(np.arange(200.0))
     assert "\n" not in shown and len(shown) <= 80 and shown.endswith(" ...")
     assert _shown_value([1, 2]) == "[1, 2]"
+    assert _shown_value("1   0") == "'1   0'"  # (a string's spaces are its own)
     assert _shown_value(Bad()) == "a Bad"
     assert _shown_value(SpliceTransformer()) == "a SpliceTransformer"
     with pytest.raises(TypeError) as info:

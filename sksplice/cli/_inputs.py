@@ -857,6 +857,10 @@ def _read_labels(
             root,
         )
     for i, (line, (key, label)) in enumerate(zip(line_numbers, rows, strict=True)):
+        if not key and fields(i):  # (a short row without its path: it names no image)
+            unmatched += 1
+            unmatched_at.append((line, label + fields(i)))
+            continue
         if not key:
             raise CLIError(f"{labels_csv}, line {line}: empty path")
         index = find(key, start)
