@@ -90,13 +90,14 @@ def _shown_value(value: Any) -> str:
     """``value`` as a message about a parameter shows it: an estimator by its class (its
     repr holds its parameters, arrays of concept embeddings among them), a long repr on
     one line and cut short."""
+    from ._names import a_type
+
     if _is_estimator(value):
-        name = type(value).__name__
-        return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"
+        return a_type(value)
     try:
         text = repr(value)
     except Exception:  # (a repr that fails: the value by its type)
-        return f"a {type(value).__name__}"
+        return a_type(value)
     if not isinstance(value, str):  # (an array's repr spans lines; a string's spaces stay)
         text = " ".join(text.split())
     return text if len(text) <= _SHOWN_VALUE else text[: _SHOWN_VALUE - 4] + " ..."

@@ -1011,14 +1011,21 @@ def _raised(
 ) -> str | None:
     """How a warning names ``correction`` over ``n_tests`` tests (of each class, with
     ``each``) where it raised the smallest p-value possible of a table's group
-    (``attrs["smallest_p_value"]`` below ``attrs["smallest_adjusted_p_value"]``, each a
-    number or one per class); None where it did not."""
-    raw, adjusted = attrs["smallest_p_value"], attrs["smallest_adjusted_p_value"]
-    if isinstance(raw, Mapping):
-        raised = any(adjusted[key] > p for key, p in raw.items())
-    else:
-        raised = adjusted > raw
-    return _correction_phrase(correction, n_tests, each) if raised else None
+    (:func:`_floor_raised`); None where it did not."""
+    return _correction_phrase(correction, n_tests, each) if _floor_raised(attrs) else None
+
+
+def _floor_raised(attrs: Mapping[str, Any]) -> bool:
+    """Whether a table's correction raised the smallest p-value possible of a group:
+    ``attrs["smallest_adjusted_p_value"]`` above ``attrs["smallest_p_value"]`` (each a
+    number, or one per class); False where either is missing (a table made before the
+    former was recorded)."""
+    raw, adjusted = attrs.get("smallest_p_value"), attrs.get("smallest_adjusted_p_value")
+    if raw is None or adjusted is None:
+        return False
+    if isinstance(raw, Mapping) and isinstance(adjusted, Mapping):
+        return any(float(adjusted.get(key, p)) > float(p) for key, p in raw.items())
+    return float(adjusted) > float(raw)
 
 
 #: ``ranking.attrs["adjusted_over"]`` of a table of every class against the rest whose
@@ -1289,8 +1296,10 @@ def _each_class_attrs(
     sizes: np.ndarray,
     n: int,
     class_adjusted: np.ndarray | None = None,
-) -> None:
-    """Record rank_each_class's test and samples in ``table.attrs``."""
+) -> int:
+    """Record rank_each_class's test and samples in ``table.attrs``; return the number
+    of tests of the family each class's tests are adjusted in (each class's own in two
+    levels, all of them otherwise)."""
     # (one smallest p-value per size of class: classes of one size share their margins)
     by_size = {k: smallest_p_value(k, int(n - k), alternative) for k in set(sizes.tolist())}
     raw = {cls: by_size[k] for cls, k in zip(classes, sizes.tolist(), strict=True)}
@@ -1298,8 +1307,8 @@ def _each_class_attrs(
     # where the correction is in two levels; of one family of all tests otherwise (see
     # _holm_class_floors for Holm's).
     share = len(table) // max(len(classes), 1)
+    family = share if class_adjusted is not None else len(table)
     if class_adjusted is not None or correction in (None, "bonferroni"):
-        family = share if class_adjusted is not None else len(table)
         adjusted = {cls: _smallest_adjusted(p, family, correction) for cls, p in raw.items()}
     else:
         adjusted = _holm_class_floors(raw, len(table), share)
@@ -1326,6 +1335,7 @@ def _each_class_attrs(
         smallest_p_value=raw,
         smallest_adjusted_p_value=adjusted,
     )
+    return family
 
 
 def rank_each_class(
@@ -1568,9 +1578,10 @@ def rank_each_class(
         adjusted = _adjust_tied_pvalues(p_values, held, correction)[p_of_pair][pair_id.ravel()]
     table["p_adjusted"] = adjusted
     table["significant"] = _below_alpha(adjusted, alpha)
-    _each_class_attrs(table, correction, alpha, alternative, classes, sizes, n, class_adjusted)
+    family = _each_class_attrs(
+        table, correction, alpha, alternative, classes, sizes, n, class_adjusted
+    )
     smallest = table.attrs["smallest_adjusted_p_value"]
-    family = len(table) if class_adjusted is None else len(table) // max(len(classes), 1)
     _warn_too_few_samples(
         [(cls, int(k), int(n - k), smallest[cls]) for cls, k in zip(classes, sizes.tolist())],
         alpha,

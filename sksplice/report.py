@@ -795,7 +795,7 @@ def _untestable_text(ranking: pd.DataFrame | None, unit: str = "image") -> str:
     if smallest is None or not isinstance(alpha, numbers.Real):
         return ""
     alpha = float(alpha)
-    test = _test_floor(attrs)
+    test, said = _test_floor(attrs)
     if not isinstance(smallest, Mapping):  # (one comparison: a pair, or collections)
         if _below_alpha(float(smallest), alpha):
             return ""
@@ -811,7 +811,6 @@ def _untestable_text(ranking: pd.DataFrame | None, unit: str = "image") -> str:
         return f"{label} ({counted}{said} {float(p):.2g})"
 
     too_small, undiffering_q = _classes_without_findings(ranking)
-    said = "p" if test.endswith("gives no p-value") else "adjusted p"
     named = [bracketed(label, p, said) for label, p in too_small.items()]
     texts = []
     if named:
@@ -866,21 +865,20 @@ def _smallest_possible(attrs: Mapping[str, Any]) -> Any:
     return attrs.get("smallest_p_value") if adjusted is None else adjusted
 
 
-def _test_floor(attrs: Mapping[str, Any]) -> str:
-    """``"Fisher's exact test gives no p-value"``, or where the ranking's correction
-    raised that floor (Holm's, Bonferroni's), ``"Fisher's exact test, with the Holm
-    correction, gives no adjusted p-value"``: how the page says what it is below."""
-    from .analysis import _correction_name
+def _test_floor(attrs: Mapping[str, Any]) -> tuple[str, str]:
+    """How the page says what the smallest possible p-values are of, and what it calls
+    them in parentheses: ``("Fisher's exact test gives no p-value", "p")``, or where
+    the ranking's correction raised that floor (Holm's, Bonferroni's), ``("Fisher's
+    exact test, with the Holm correction, gives no adjusted p-value", "adjusted p")``."""
+    from .analysis import _correction_name, _floor_raised
 
-    raw, adjusted = attrs.get("smallest_p_value"), attrs.get("smallest_adjusted_p_value")
-    if isinstance(raw, Mapping) and isinstance(adjusted, Mapping):
-        raised = any(float(adjusted.get(key, p)) > float(p) for key, p in raw.items())
-    else:
-        raised = raw is not None and adjusted is not None and float(adjusted) > float(raw)
     name = _correction_name(attrs.get("correction"))
-    if not raised or name is None:
-        return "Fisher's exact test gives no p-value"
-    return f"Fisher's exact test, with the {name} correction, gives no adjusted p-value"
+    if not _floor_raised(attrs) or name is None:
+        return "Fisher's exact test gives no p-value", "p"
+    return (
+        f"Fisher's exact test, with the {name} correction, gives no adjusted p-value",
+        "adjusted p",
+    )
 
 
 def _classes_without_findings(

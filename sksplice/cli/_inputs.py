@@ -857,14 +857,11 @@ def _read_labels(
             root,
         )
     for i, (line, (key, label)) in enumerate(zip(line_numbers, rows, strict=True)):
-        if not key and fields(i):  # (a short row without its path: it names no image)
-            unmatched += 1
-            unmatched_at.append((line, label + fields(i)))
-            continue
-        if not key:
+        short = fields(i)
+        if not key and not short:  # (a short row without its path names no image)
             raise CLIError(f"{labels_csv}, line {line}: empty path")
-        index = find(key, start)
-        if index is None and "/" not in key and os.sep not in key:
+        index = find(key, start) if key else None
+        if index is None and key and "/" not in key and os.sep not in key:
             same = by_name.get(_nfc(key), [])
             if len(same) > 1:
                 raise CLIError(
@@ -874,11 +871,11 @@ def _read_labels(
             index = same[0] if same else None
         if index is None:
             unmatched += 1
-            unmatched_at.append((line, key + fields(i)))
-            if not os.path.isabs(key) and os.path.abspath(key) in by_abs:
+            unmatched_at.append((line, (key or label) + short))
+            if key and not os.path.isabs(key) and os.path.abspath(key) in by_abs:
                 from_cwd.append((line, key))
             continue
-        if fields(i):
+        if short:
             raise CLIError(
                 f"{labels_csv}, line {line}: the row of {key} has {plural(widths[i], 'field')}, "
                 f"where its path and label columns need {needed}, separated by {separator}"
